@@ -1,0 +1,90 @@
+#pragma once
+/// \file
+/// One place that knows which xtensor / xsimd release Lepton is built against.
+///
+/// Debian ships xtensor 0.24 with xsimd 8.1; Conan and vcpkg ship xtensor 0.27
+/// with xsimd 13/14, which moved xtensor's headers and renamed a few xsimd
+/// functions. Every other Lepton header includes xtensor and xsimd through this
+/// file and calls the renamed functions through `lepton::simd`.
+
+#ifndef XTENSOR_USE_XSIMD
+#define XTENSOR_USE_XSIMD 1
+#endif
+
+#if __has_include(<xtensor/containers/xtensor.hpp>)
+// xtensor >= 0.26 layout
+#include <xtensor/containers/xadapt.hpp>
+#include <xtensor/containers/xtensor.hpp>
+#include <xtensor/core/xmath.hpp>
+#include <xtensor/core/xnoalias.hpp>
+#include <xtensor/views/xview.hpp>
+#else
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+#endif
+
+#include <xsimd/xsimd.hpp>
+
+namespace lepton::simd {
+
+/// The widest batch the compiler flags allow for `T` (AVX-512 with -march=native here).
+template <class T>
+using batch = xsimd::batch<T>;
+
+template <class T>
+inline constexpr std::size_t width = batch<T>::size;
+
+/// Horizontal sum of a batch (`hadd` in xsimd 8, `reduce_add` from xsimd 9 on).
+template <class T, class A>
+inline T reduce_add(const xsimd::batch<T, A>& b) noexcept
+{
+#if XSIMD_VERSION_MAJOR >= 9
+    return xsimd::reduce_add(b);
+#else
+    return xsimd::hadd(b);
+#endif
+}
+
+/// Horizontal maximum of a batch.
+template <class T, class A>
+inline T reduce_max(const xsimd::batch<T, A>& b) noexcept
+{
+#if XSIMD_VERSION_MAJOR >= 9
+    return xsimd::reduce_max(b);
+#else
+    alignas(64) T lanes[xsimd::batch<T, A>::size];
+    b.store_aligned(lanes);
+    T m = lanes[0];
+    for (std::size_t i = 1; i < xsimd::batch<T, A>::size; ++i) m = lanes[i] > m ? lanes[i] : m;
+    return m;
+#endif
+}
+
+/// Number of architectural vector registers, which bounds the GEMM register tile.
+inline constexpr int vector_registers =
+#if defined(__AVX512F__) || defined(__aarch64__)
+    32;
+#else
+    16;
+#endif
+
+} // namespace lepton::simd
+
+namespace lepton::simd {
+
+/// `xsimd::select` for the scalar tail of a vectorised loop (xsimd 8 has no scalar overload).
+template <class T>
+inline T select(bool condition, T a, T b) noexcept
+{
+    return condition ? a : b;
+}
+template <class B, class C>
+inline B select(const C& condition, const B& a, const B& b) noexcept
+{
+    return xsimd::select(condition, a, b);
+}
+
+} // namespace lepton::simd

@@ -1,0 +1,56 @@
+#pragma once
+/// \file
+/// Compile-time shapes of one sample (the batch dimension is never part of them).
+
+#include <array>
+#include <cstddef>
+#include <string>
+
+namespace lepton {
+
+/// The shape of one sample, e.g. `Shape<1, 28, 28>` (channels, height, width).
+template <std::size_t... Dims>
+struct Shape {
+    static constexpr std::size_t rank = sizeof...(Dims);
+    static constexpr std::size_t size = (std::size_t{1} * ... * Dims);
+    static constexpr std::array<std::size_t, rank> dims{Dims...};
+
+    /// "[1, 28, 28]"
+    static std::string str()
+    {
+        std::string s = "[";
+        std::size_t i = 0;
+        ((s += (i++ ? ", " : "") + std::to_string(Dims)), ...);
+        return s + "]";
+    }
+};
+
+/// Stands for the output of a layer whose wiring check failed: later layers
+/// accept it silently so a mis-wired network reports one error, not a cascade.
+struct invalid_shape {
+    static constexpr std::size_t rank = 1;
+    static constexpr std::size_t size = 1;
+    static constexpr std::array<std::size_t, 1> dims{1};
+    static std::string str() { return "[invalid]"; }
+};
+
+template <class S>
+inline constexpr bool is_invalid_shape = false;
+template <>
+inline constexpr bool is_invalid_shape<invalid_shape> = true;
+
+/// Batch shape of a sample shape: {batch, dims...}.
+template <class S>
+inline std::array<std::size_t, S::rank + 1> batch_shape(std::size_t batch)
+{
+    std::array<std::size_t, S::rank + 1> out{};
+    out[0] = batch;
+    for (std::size_t i = 0; i < S::rank; ++i) out[i + 1] = S::dims[i];
+    return out;
+}
+
+/// Index of a layer inside a network, as shown in compile-time wiring diagnostics.
+template <std::size_t I>
+struct layer_index {};
+
+} // namespace lepton

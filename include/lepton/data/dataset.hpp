@@ -1,0 +1,88 @@
+#pragma once
+/// \file
+/// In-memory labelled data sets and a seeded, shuffling batch loader.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "../core/random.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace lepton::data {
+
+/// Samples [N, sample dims...] with one integer class label each.
+template <class T, std::size_t SampleRank>
+struct Dataset {
+    tensor<T, SampleRank + 1> features;
+    std::vector<std::int32_t> labels;
+
+    std::size_t size() const noexcept { return labels.size(); }
+};
+
+/// Hands out batches of a data set in a seeded random order (or in order).
+/// The batch buffers are reused: the loader allocates only when the batch size changes.
+template <class T, std::size_t SampleRank>
+class BatchLoader {
+public:
+    using batch_type = tensor<T, SampleRank + 1>;
+
+    struct batch {
+        const batch_type& features;
+        std::span<const std::int32_t> labels;
+    };
+
+    /// `shuffle` reorders the samples at every `start_epoch()` from a generator seeded with `seed`.
+    BatchLoader(const Dataset<T, SampleRank>& data, std::size_t batch_size, bool shuffle = true, std::uint64_t seed = 0)
+        : data_(&data), batch_size_(batch_size), shuffle_(shuffle), rng_(seed), order_(data.size())
+    {
+        if (batch_size == 0) throw std::invalid_argument("lepton: BatchLoader: batch size must be positive");
+        std::iota(order_.begin(), order_.end(), std::size_t{0});
+    }
+
+    /// Number of batches per epoch (the last one may be smaller).
+    std::size_t batches() const noexcept { return (order_.size() + batch_size_ - 1) / batch_size_; }
+    std::size_t samples() const noexcept { return order_.size(); }
+
+    /// Starts a new epoch: a fresh permutation when shuffling (Fisher-Yates).
+    void start_epoch()
+    {
+        if (!shuffle_) return;
+        for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
+    }
+
+    /// Batch `b` of the current epoch (valid until the next call).
+    batch operator[](std::size_t b)
+    {
+        const std::size_t begin = b * batch_size_, end = std::min(order_.size(), begin + batch_size_);
+        const std::size_t n = end - begin;
+        const std::size_t sample = data_->features.size() / std::max<std::size_t>(data_->size(), 1);
+        auto shape = data_->features.shape();
+        std::array<std::size_t, SampleRank + 1> bs;
+        std::copy(shape.begin(), shape.end(), bs.begin());
+        bs[0] = n;
+        ensure_shape(x_, bs);
+        labels_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t src = order_[begin + i];
+            std::copy_n(data_->features.data() + src * sample, sample, x_.data() + i * sample);
+            labels_[i] = data_->labels[src];
+        }
+        return {x_, labels_};
+    }
+
+private:
+    const Dataset<T, SampleRank>* data_;
+    std::size_t batch_size_;
+    bool shuffle_;
+    random_engine rng_;
+    std::vector<std::size_t> order_;
+    batch_type x_;
+    std::vector<std::int32_t> labels_;
+};
+
+} // namespace lepton::data

@@ -1,0 +1,117 @@
+#pragma once
+/// \file
+/// Reader for the IDX format of MNIST and Fashion-MNIST, raw or gzip-compressed
+/// (zlib reads both transparently).
+///
+/// Layout: two zero bytes, a type code (0x08 = unsigned byte), the number of
+/// dimensions, one big-endian 32-bit size per dimension, then the data.
+/// Every failure names the file and the byte offset at which it was found.
+
+#include <zlib.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+
+namespace lepton::data {
+
+/// The contents of an IDX file of unsigned bytes.
+struct idx_array {
+    std::vector<std::size_t> dims;
+    std::vector<std::uint8_t> values;
+};
+
+namespace detail {
+
+class gz_reader {
+public:
+    explicit gz_reader(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb"))
+    {
+        if (!file_) throw io_error("lepton: cannot open '" + path + "'");
+        gzbuffer(file_, 1 << 18);
+    }
+    ~gz_reader() { gzclose(file_); }
+    gz_reader(const gz_reader&) = delete;
+    gz_reader& operator=(const gz_reader&) = delete;
+
+    /// Reads exactly `n` bytes of (decompressed) data or throws, naming `what`.
+    void read(void* dst, std::size_t n, const char* what)
+    {
+        auto* out = static_cast<unsigned char*>(dst);
+        std::size_t done = 0;
+        while (done < n) {
+            const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - done, 1u << 30));
+            const int got = gzread(file_, out + done, chunk);
+            if (got < 0) {
+                int code = 0;
+                const char* msg = gzerror(file_, &code);
+                throw io_error("lepton: '" + path_ + "': corrupt compressed data near offset " +
+                               std::to_string(offset_ + done) + " while reading " + what + " (" + msg + ")");
+            }
+            if (got == 0)
+                throw io_error("lepton: '" + path_ + "': truncated at offset " + std::to_string(offset_ + done) +
+                               " while reading " + what + " (" + std::to_string(n) + " bytes expected from offset " +
+                               std::to_string(offset_) + ")");
+            done += static_cast<std::size_t>(got);
+        }
+        offset_ += n;
+    }
+
+    /// True when no data follows.
+    bool at_end()
+    {
+        unsigned char c;
+        return gzread(file_, &c, 1) == 0;
+    }
+
+    std::size_t offset() const noexcept { return offset_; }
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    std::string path_;
+    gzFile file_;
+    std::size_t offset_ = 0;
+};
+
+} // namespace detail
+
+/// Reads an IDX file of unsigned bytes (type code 0x08). Offsets in errors
+/// count bytes of the decompressed stream.
+inline idx_array read_idx(const std::string& path)
+{
+    detail::gz_reader in(path);
+    unsigned char magic[4];
+    in.read(magic, 4, "the magic number");
+    if (magic[0] != 0 || magic[1] != 0)
+        throw io_error("lepton: '" + path + "': not an IDX file (bad magic at offset 0)");
+    if (magic[2] != 0x08)
+        throw io_error("lepton: '" + path + "': unsupported IDX element type 0x" +
+                       std::to_string(int(magic[2])) + " at offset 2 (only unsigned bytes, 0x08)");
+    const int rank = magic[3];
+    if (rank < 1 || rank > 4)
+        throw io_error("lepton: '" + path + "': bad IDX rank " + std::to_string(rank) + " at offset 3");
+
+    idx_array result;
+    std::size_t count = 1;
+    for (int d = 0; d < rank; ++d) {
+        unsigned char be[4];
+        const std::size_t at = in.offset();
+        in.read(be, 4, "a dimension");
+        const std::size_t n = (std::size_t(be[0]) << 24) | (std::size_t(be[1]) << 16) | (std::size_t(be[2]) << 8) | be[3];
+        if (n == 0 || n > (std::size_t{1} << 31))
+            throw io_error("lepton: '" + path + "': implausible dimension " + std::to_string(n) + " at offset " +
+                           std::to_string(at));
+        result.dims.push_back(n);
+        count *= n;
+    }
+    result.values.resize(count);
+    in.read(result.values.data(), count, "the data");
+    if (!in.at_end())
+        throw io_error("lepton: '" + path + "': unexpected bytes after the data at offset " + std::to_string(in.offset()));
+    return result;
+}
+
+} // namespace lepton::data

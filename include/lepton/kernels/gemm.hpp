@@ -1,0 +1,414 @@
+#pragma once
+/// \file
+/// Lepton's matrix product: C = alpha * op(A) * op(B) + beta * C, row-major.
+///
+/// The structure is the classic one of GotoBLAS/BLIS:
+///   for each NC-wide column block of op(B)         (L3)
+///     for each KC-deep slice of the inner dimension
+///       pack op(B)[slice, block] into NR-wide panels (shared by all threads)
+///       for each MC-tall row block of op(A)        (one per thread task, L2)
+///         pack op(A)[block, slice] into MR-tall panels
+///         for each NR panel, for each MR panel: the register-blocked micro-kernel
+/// Packing makes both operands contiguous in the order the micro-kernel reads
+/// them, which is also where transposed operands are handled: the micro-kernel
+/// never sees a stride. The micro-kernel keeps an MR x NR tile of C in vector
+/// registers (14 x 32 floats with AVX-512, 6 x 16 with AVX2) and performs one
+/// broadcast and NR / width fused multiply-adds per row and k.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "../core/compat.hpp"
+#include "../tensor/allocator.hpp"
+#include "parallel.hpp"
+
+#if defined(__GNUC__)
+#define LEPTON_ALWAYS_INLINE inline __attribute__((always_inline))
+#define LEPTON_RESTRICT __restrict__
+#else
+#define LEPTON_ALWAYS_INLINE inline
+#define LEPTON_RESTRICT
+#endif
+
+#if defined(LEPTON_SCALAR_KERNELS) || defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
+#define LEPTON_GEMM_SCALAR 1
+#endif
+
+namespace lepton::kernels {
+
+/// Whether an operand is used as stored or transposed.
+enum class transpose : bool { no = false, yes = true };
+
+/// Register tile and cache blocking for scalar type T on the target the
+/// compiler builds for.
+template <class T>
+struct gemm_blocking {
+#if defined(LEPTON_GEMM_SCALAR)
+    static constexpr int width = 1;
+    static constexpr int vectors_per_row = 4;
+    static constexpr int mr = 4;
+#else
+    static constexpr int width = static_cast<int>(simd::width<T>);
+    static constexpr int vectors_per_row = 2;
+    /// Accumulators MR x 2 plus two B vectors and one broadcast fill the register file.
+    static constexpr int mr = simd::vector_registers == 32 ? 14 : 6;
+#endif
+    static constexpr int nr = width * vectors_per_row;
+#if !defined(LEPTON_GEMM_KC)
+#define LEPTON_GEMM_KC 256
+#endif
+#if !defined(LEPTON_GEMM_MC_PANELS)
+#define LEPTON_GEMM_MC_PANELS 24
+#endif
+#if !defined(LEPTON_GEMM_NC)
+#define LEPTON_GEMM_NC 4096
+#endif
+    static constexpr std::size_t kc = LEPTON_GEMM_KC;  ///< B micro-panel kc x nr stays in L1
+    static constexpr std::size_t mc = static_cast<std::size_t>(mr) * LEPTON_GEMM_MC_PANELS;  ///< A block in L2
+    static constexpr std::size_t nc = LEPTON_GEMM_NC / static_cast<std::size_t>(nr) * static_cast<std::size_t>(nr);
+};
+
+namespace detail {
+
+/// A growable, aligned scratch buffer that never shrinks (no allocation in steady state).
+template <class T>
+class scratch {
+public:
+    T* get(std::size_t n)
+    {
+        if (n > capacity_) {
+            aligned_deallocate(data_);
+            data_ = nullptr;
+            data_ = static_cast<T*>(aligned_allocate(n * sizeof(T)));
+            capacity_ = n;
+        }
+        return data_;
+    }
+    ~scratch() { aligned_deallocate(data_); }
+
+private:
+    T* data_ = nullptr;
+    std::size_t capacity_ = 0;
+};
+
+template <class T>
+inline scratch<T>& thread_scratch_a()
+{
+    thread_local scratch<T> s;
+    return s;
+}
+template <class T>
+inline scratch<T>& thread_scratch_b()
+{
+    thread_local scratch<T> s;
+    return s;
+}
+
+/// Packs rows [0, mc) x columns [0, kc) of op(A) into MR-tall panels,
+/// k-major inside a panel; rows past mc are zero.
+template <class T, int MR>
+inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std::size_t lda, T* LEPTON_RESTRICT dst)
+{
+    for (std::size_t i0 = 0; i0 < mc; i0 += MR) {
+        const std::size_t rows = std::min<std::size_t>(MR, mc - i0);
+        if (ta == transpose::no) {
+            if (rows == MR) {
+                for (std::size_t k = 0; k < kc; ++k)
+                    for (int r = 0; r < MR; ++r) dst[k * MR + r] = a[(i0 + r) * lda + k];
+            } else {
+                for (std::size_t k = 0; k < kc; ++k)
+                    for (int r = 0; r < MR; ++r)
+                        dst[k * MR + r] = static_cast<std::size_t>(r) < rows ? a[(i0 + r) * lda + k] : T(0);
+            }
+        } else {
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T* src = a + k * lda + i0;
+                for (std::size_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r];
+                for (std::size_t r = rows; r < MR; ++r) dst[k * MR + r] = T(0);
+            }
+        }
+        dst += kc * MR;
+    }
+}
+
+/// Packs rows [0, kc) x columns [0, nc) of op(B) into NR-wide panels,
+/// k-major inside a panel; columns past nc are zero.
+template <class T, int NR>
+inline void pack_b(transpose tb, std::size_t kc, std::size_t nc, const T* b, std::size_t ldb, T* LEPTON_RESTRICT dst)
+{
+    for (std::size_t j0 = 0; j0 < nc; j0 += NR) {
+        const std::size_t cols = std::min<std::size_t>(NR, nc - j0);
+        if (tb == transpose::no) {
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T* src = b + k * ldb + j0;
+                T* d = dst + k * NR;
+                if (cols == NR) {
+                    for (int c = 0; c < NR; ++c) d[c] = src[c];
+                } else {
+                    for (std::size_t c = 0; c < cols; ++c) d[c] = src[c];
+                    for (std::size_t c = cols; c < NR; ++c) d[c] = T(0);
+                }
+            }
+        } else {
+            // Column j of op(B) is row j of B: read rows in blocks of 8 k so each
+            // source cache line is used fully before moving on.
+            for (std::size_t c = 0; c < cols; ++c) {
+                const T* src = b + (j0 + c) * ldb;
+                for (std::size_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+            }
+            for (std::size_t c = cols; c < NR; ++c)
+                for (std::size_t k = 0; k < kc; ++k) dst[k * NR + c] = T(0);
+        }
+        dst += kc * NR;
+    }
+}
+
+/// Writes an accumulated tile to C: C = alpha * acc + beta * C over rows x cols.
+template <class T>
+LEPTON_ALWAYS_INLINE void store_tile_scalar(const T* tile, int ldt, T* c, std::size_t ldc, std::size_t rows,
+                                            std::size_t cols, T alpha, T beta)
+{
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) {
+            const T v = alpha * tile[i * static_cast<std::size_t>(ldt) + j];
+            c[i * ldc + j] = beta == T(0) ? v : v + beta * c[i * ldc + j];
+        }
+}
+
+#if !defined(LEPTON_GEMM_SCALAR)
+
+/// The register-blocked micro-kernel: an MR x (NV * width) tile of C from
+/// packed panels a (kc x MR) and b (kc x NR).
+template <class T, int MR, int NV>
+LEPTON_ALWAYS_INLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, const T* LEPTON_RESTRICT b, T* c,
+                                       std::size_t ldc, std::size_t rows, std::size_t cols, T alpha, T beta)
+{
+    using vec = simd::batch<T>;
+    constexpr int W = static_cast<int>(vec::size);
+    vec acc[MR][NV];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[i][j] = vec(T(0));
+    // Rows of C sit a power-of-two stride apart in common shapes; fetch them early.
+    for (std::size_t i = 0; i < rows; ++i) {
+        __builtin_prefetch(c + i * ldc, 1);
+        __builtin_prefetch(c + i * ldc + NV * W - 1, 1);
+    }
+
+#pragma GCC unroll 4
+    for (std::size_t k = 0; k < kc; ++k) {
+        vec bv[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) bv[j] = vec::load_aligned(b + j * W);
+#pragma GCC unroll 32
+        for (int i = 0; i < MR; ++i) {
+            const vec ai(a[i]);
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(ai, bv[j], acc[i][j]);
+        }
+        a += MR;
+        b += NV * W;
+    }
+
+    if (rows == MR && cols == static_cast<std::size_t>(NV * W)) {
+        const vec va(alpha);
+        if (beta == T(0)) {
+#pragma GCC unroll 32
+            for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; ++j) (va * acc[i][j]).store_unaligned(c + i * ldc + j * W);
+        } else {
+            const vec vb(beta);
+#pragma GCC unroll 32
+            for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; ++j) {
+                    T* p = c + i * ldc + j * W;
+                    xsimd::fma(va, acc[i][j], vb * vec::load_unaligned(p)).store_unaligned(p);
+                }
+        }
+    } else {
+        alignas(64) T tile[MR * NV * W];
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NV; ++j) acc[i][j].store_aligned(tile + i * NV * W + j * W);
+        store_tile_scalar(tile, NV * W, c, ldc, rows, cols, alpha, beta);
+    }
+}
+
+#else
+
+template <class T, int MR, int NV>
+LEPTON_ALWAYS_INLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, const T* LEPTON_RESTRICT b, T* c,
+                                       std::size_t ldc, std::size_t rows, std::size_t cols, T alpha, T beta)
+{
+    constexpr int NR = NV;
+    T tile[MR * NR] = {};
+    for (std::size_t k = 0; k < kc; ++k) {
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NR; ++j) tile[i * NR + j] += a[i] * b[j];
+        a += MR;
+        b += NR;
+    }
+    store_tile_scalar(tile, NR, c, ldc, rows, cols, alpha, beta);
+}
+
+#endif
+
+/// Rows [m0, m1) of C for one KC slice, using the packed B block `pb`.
+template <class T>
+inline void gemm_row_block(transpose ta, std::size_t m0, std::size_t m1, std::size_t nc, std::size_t kc,
+                           const T* a, std::size_t lda, const T* pb, T* c, std::size_t ldc, T alpha, T beta)
+{
+    using blk = gemm_blocking<T>;
+    constexpr int MR = blk::mr, NR = blk::nr;
+    T* pa = thread_scratch_a<T>().get(blk::mc * kc);
+    for (std::size_t i0 = m0; i0 < m1; i0 += blk::mc) {
+        const std::size_t mc = std::min(blk::mc, m1 - i0);
+        const T* a_block = ta == transpose::no ? a + i0 * lda : a + i0;
+        pack_a<T, MR>(ta, mc, kc, a_block, lda, pa);
+        for (std::size_t j = 0; j < nc; j += NR) {
+            const T* b_panel = pb + (j / NR) * kc * NR;
+            const std::size_t cols = std::min<std::size_t>(NR, nc - j);
+            for (std::size_t i = 0; i < mc; i += MR) {
+                const std::size_t rows = std::min<std::size_t>(MR, mc - i);
+                micro_kernel<T, MR, blk::vectors_per_row>(kc, pa + (i / MR) * kc * MR, b_panel,
+                                                          c + (i0 + i) * ldc + j, ldc, rows, cols, alpha, beta);
+            }
+        }
+    }
+}
+
+/// y = alpha * op(B)^T x + beta * y for a single row x of op(A): the batch-1 case,
+/// where packing would cost more than the product. `x` is contiguous.
+template <class T>
+inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const T* LEPTON_RESTRICT x, const T* b,
+                     std::size_t ldb, T beta, T* LEPTON_RESTRICT y)
+{
+    auto finish = [&](std::size_t j, T dot) { y[j] = beta == T(0) ? alpha * dot : alpha * dot + beta * y[j]; };
+#if !defined(LEPTON_GEMM_SCALAR)
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+#endif
+    if (tb == transpose::yes) {
+        // op(B)(kk, j) = B[j, kk]: y[j] is the dot product of x with row j of B.
+        std::size_t j = 0;
+#if !defined(LEPTON_GEMM_SCALAR)
+        const std::size_t kv = k / W * W;
+        for (; j + 4 <= n; j += 4) {
+            const T* r0 = b + j * ldb;
+            const T* r1 = r0 + ldb;
+            const T* r2 = r1 + ldb;
+            const T* r3 = r2 + ldb;
+            vec s0(T(0)), s1(T(0)), s2(T(0)), s3(T(0));
+            std::size_t kk = 0;
+            for (; kk < kv; kk += W) {
+                const vec xv = vec::load_unaligned(x + kk);
+                s0 = xsimd::fma(xv, vec::load_unaligned(r0 + kk), s0);
+                s1 = xsimd::fma(xv, vec::load_unaligned(r1 + kk), s1);
+                s2 = xsimd::fma(xv, vec::load_unaligned(r2 + kk), s2);
+                s3 = xsimd::fma(xv, vec::load_unaligned(r3 + kk), s3);
+            }
+            T d0 = simd::reduce_add(s0), d1 = simd::reduce_add(s1), d2 = simd::reduce_add(s2),
+              d3 = simd::reduce_add(s3);
+            for (; kk < k; ++kk) {
+                d0 += x[kk] * r0[kk];
+                d1 += x[kk] * r1[kk];
+                d2 += x[kk] * r2[kk];
+                d3 += x[kk] * r3[kk];
+            }
+            finish(j, d0);
+            finish(j + 1, d1);
+            finish(j + 2, d2);
+            finish(j + 3, d3);
+        }
+#endif
+        for (; j < n; ++j) {
+            T d = 0;
+            for (std::size_t kk = 0; kk < k; ++kk) d += x[kk] * b[j * ldb + kk];
+            finish(j, d);
+        }
+    } else {
+        // op(B) = B (k x n): y = sum_kk x[kk] * B[kk, :], accumulated a column block at a time.
+        constexpr std::size_t block = 256;
+        alignas(64) T acc[block];
+        for (std::size_t j0 = 0; j0 < n; j0 += block) {
+            const std::size_t w = std::min(block, n - j0);
+            std::fill(acc, acc + w, T(0));
+            for (std::size_t kk = 0; kk < k; ++kk) {
+                const T xv = x[kk];
+                const T* row = b + kk * ldb + j0;
+                std::size_t j = 0;
+#if !defined(LEPTON_GEMM_SCALAR)
+                const vec xb(xv);
+                for (; j + W <= w; j += W)
+                    xsimd::fma(xb, vec::load_unaligned(row + j), vec::load_aligned(acc + j)).store_aligned(acc + j);
+#endif
+                for (; j < w; ++j) acc[j] += xv * row[j];
+            }
+            for (std::size_t j = 0; j < w; ++j) finish(j0 + j, acc[j]);
+        }
+    }
+}
+
+} // namespace detail
+
+/// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; all row-major.
+/// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
+/// With beta == 0, C is not read (it may hold NaN).
+template <class T>
+void gemm(transpose ta, transpose tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+          std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0 || alpha == T(0)) {
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+        return;
+    }
+    if (m == 1 && (ta == transpose::no || lda == 1)) {
+        detail::gemv_row(tb, n, k, alpha, a, b, ldb, beta, c);
+        return;
+    }
+
+    using blk = gemm_blocking<T>;
+    constexpr int NR = blk::nr;
+    const int threads = threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6);
+    const std::size_t row_tasks = (m + blk::mr - 1) / blk::mr;
+
+    for (std::size_t j0 = 0; j0 < n; j0 += blk::nc) {
+        const std::size_t nc = std::min(blk::nc, n - j0);
+        const std::size_t panels = (nc + NR - 1) / NR;
+        for (std::size_t p0 = 0; p0 < k; p0 += blk::kc) {
+            const std::size_t kc = std::min(blk::kc, k - p0);
+            const T slice_beta = p0 == 0 ? beta : T(1);
+            const T* a_slice = ta == transpose::no ? a + p0 : a + p0 * lda;
+            const T* b_slice = tb == transpose::no ? b + p0 * ldb + j0 : b + j0 * ldb + p0;
+            T* pb = detail::thread_scratch_b<T>().get(panels * kc * NR);
+
+            parallel_region(threads, [&](int t, int nt) {
+                // Pack this thread's share of B panels, then wait for the others.
+                const auto pr = split_range(panels, t, nt);
+                for (std::size_t p = pr.begin; p < pr.end; ++p) {
+                    const std::size_t jj = p * NR;
+                    const T* src = tb == transpose::no ? b_slice + jj : b_slice + jj * ldb;
+                    detail::pack_b<T, NR>(tb, kc, std::min<std::size_t>(NR, nc - jj), src, ldb, pb + p * kc * NR);
+                }
+#if defined(_OPENMP)
+                if (nt > 1) {
+#pragma omp barrier
+                }
+#endif
+                // Each thread takes a contiguous band of MR-aligned rows.
+                const auto rr = split_range(row_tasks, t, nt);
+                const std::size_t m0 = rr.begin * blk::mr, m1 = std::min(m, rr.end * blk::mr);
+                if (m0 < m1)
+                    detail::gemm_row_block(ta, m0, m1, nc, kc, a_slice, lda, pb, c + j0, ldc, alpha, slice_beta);
+            });
+        }
+    }
+}
+
+} // namespace lepton::kernels

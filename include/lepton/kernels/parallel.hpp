@@ -1,0 +1,73 @@
+#pragma once
+/// \file
+/// Thread control. Lepton threads with OpenMP when the consumer enables it
+/// (`LEPTON_USE_OPENMP`); without it every kernel runs on the calling thread.
+
+#include <cstddef>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace lepton {
+
+/// Number of threads Lepton's kernels use.
+inline int num_threads() noexcept
+{
+#if defined(_OPENMP)
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/// Sets the number of threads Lepton's kernels use (no effect without OpenMP).
+inline void set_num_threads(int n) noexcept
+{
+#if defined(_OPENMP)
+    omp_set_num_threads(n < 1 ? 1 : n);
+#else
+    (void)n;
+#endif
+}
+
+namespace kernels {
+
+/// Runs `body(thread_index, thread_count)` on `threads` threads (the caller's
+/// thread alone when `threads` is 1 or OpenMP is off).
+template <class Body>
+inline void parallel_region(int threads, Body&& body)
+{
+#if defined(_OPENMP)
+    if (threads > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+        body(omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    (void)threads;
+    body(0, 1);
+}
+
+/// Splits [0, n) into `parts` near-equal contiguous ranges; returns range `part`.
+struct range {
+    std::size_t begin, end;
+};
+inline range split_range(std::size_t n, int part, int parts) noexcept
+{
+    const std::size_t p = static_cast<std::size_t>(parts), i = static_cast<std::size_t>(part);
+    return {n * i / p, n * (i + 1) / p};
+}
+
+/// Threads worth using for `work` units of arithmetic (flops); small jobs stay
+/// on one thread because waking a team costs microseconds.
+inline int threads_for(double work, double per_thread_minimum = 4.0e5) noexcept
+{
+    const int t = num_threads();
+    if (t <= 1 || work < 2 * per_thread_minimum) return 1;
+    const double useful = work / per_thread_minimum;
+    return useful < t ? static_cast<int>(useful) : t;
+}
+
+} // namespace kernels
+} // namespace lepton

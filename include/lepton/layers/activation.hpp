@@ -1,0 +1,115 @@
+#pragma once
+/// \file
+/// Element-wise activations: ReLU, LeakyReLU, Sigmoid, Tanh, GELU.
+///
+/// Each is a pair of functors applied with `kernels::map`, which runs them on
+/// xsimd batches (and on scalars for the tail): `forward(x)` and
+/// `backward(x, y, dy)` giving dL/dx from the input, the output and dL/dy.
+
+#include <cmath>
+#include <cstddef>
+
+#include "../kernels/elementwise.hpp"
+#include "layer.hpp"
+
+namespace lepton {
+
+namespace activation {
+
+struct relu {
+    static constexpr const char* name = "ReLU";
+    template <class V>
+    static V forward(V x) { return xsimd::max(x, V(0)); }
+    template <class V>
+    static V backward(V, V y, V dy) { return simd::select(y > V(0), dy, V(0)); }
+};
+
+template <double Slope>
+struct leaky_relu {
+    static constexpr const char* name = "LeakyReLU";
+    template <class V>
+    static V forward(V x) { return simd::select(x > V(0), x, x * V(Slope)); }
+    template <class V>
+    static V backward(V x, V, V dy) { return simd::select(x > V(0), dy, dy * V(Slope)); }
+};
+
+struct sigmoid {
+    static constexpr const char* name = "Sigmoid";
+    template <class V>
+    static V forward(V x) { return V(1) / (V(1) + xsimd::exp(-x)); }
+    template <class V>
+    static V backward(V, V y, V dy) { return dy * y * (V(1) - y); }
+};
+
+struct tanh {
+    static constexpr const char* name = "Tanh";
+    template <class V>
+    static V forward(V x) { return xsimd::tanh(x); }
+    template <class V>
+    static V backward(V, V y, V dy) { return dy * (V(1) - y * y); }
+};
+
+/// GELU with the exact Gaussian CDF, as `torch.nn.GELU()` (approximate='none').
+struct gelu {
+    static constexpr const char* name = "GELU";
+    template <class V>
+    static V forward(V x) { return V(0.5) * x * (V(1) + xsimd::erf(x * V(0.70710678118654752440))); }
+    template <class V>
+    static V backward(V x, V, V dy)
+    {
+        const V cdf = V(0.5) * (V(1) + xsimd::erf(x * V(0.70710678118654752440)));
+        const V pdf = xsimd::exp(V(-0.5) * x * x) * V(0.39894228040143267794);
+        return dy * (cdf + x * pdf);
+    }
+};
+
+} // namespace activation
+
+/// An element-wise layer: the output has the input's shape.
+template <class T, class Backend, class In, std::size_t Index, class Fn>
+class activation_layer : public detail::layer_base<T, In, In> {
+    using base = typename activation_layer::layer_base;
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    static constexpr const char* kind = Fn::name;
+
+    const output_type& forward(const input_type& x, context&)
+    {
+        output_type& y = this->output_for(this->batch_of(x));
+        kernels::map(x.size(), x.data(), y.data(), [](auto v) { return Fn::forward(v); });
+        return y;
+    }
+
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        if (!input_grad) return this->dx_;
+        input_type& dx = this->input_grad_for(this->batch_of(x));
+        kernels::map(x.size(), x.data(), this->y_.data(), dy.data(), dx.data(),
+                     [](auto xv, auto yv, auto g) { return Fn::backward(xv, yv, g); });
+        return dx;
+    }
+};
+
+namespace detail {
+template <class Fn>
+struct activation_spec {
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = activation_layer<T, Backend, In, Index, Fn>;
+};
+} // namespace detail
+
+/// max(x, 0)
+struct ReLU : detail::activation_spec<activation::relu> {};
+/// x for x > 0, Slope * x otherwise (PyTorch's default slope 0.01).
+template <double Slope = 0.01>
+struct LeakyReLU : detail::activation_spec<activation::leaky_relu<Slope>> {};
+/// 1 / (1 + exp(-x))
+struct Sigmoid : detail::activation_spec<activation::sigmoid> {};
+/// tanh(x)
+struct Tanh : detail::activation_spec<activation::tanh> {};
+/// x * Phi(x), exact.
+struct GELU : detail::activation_spec<activation::gelu> {};
+
+} // namespace lepton

@@ -1,0 +1,108 @@
+#pragma once
+/// \file
+/// Fully connected layer, `torch.nn.Linear` semantics: y = x W^T + b with
+/// W stored [out_features, in_features] as in PyTorch.
+
+#include <cstddef>
+
+#include "../core/backend.hpp"
+#include "../kernels/elementwise.hpp"
+#include "../kernels/gemm.hpp"
+#include "../nn/init.hpp"
+#include "layer.hpp"
+
+namespace lepton {
+
+/// Wiring check shown in compiler notes: Dense at `Where` received a non-flat `Got`.
+template <class Where, class Got>
+struct dense_input_must_be_flat {
+    static constexpr bool value = is_invalid_shape<Got> || Got::rank == 1;
+};
+
+template <class T, class Backend, class In, std::size_t Index, std::size_t Units, bool UseBias, class Init>
+class dense_layer;
+
+/// `Dense<Units>`: a fully connected layer with `Units` outputs.
+/// `UseBias = false` drops the bias; `Init` picks the initialiser (PyTorch's by default).
+template <std::size_t Units, bool UseBias = true, class Init = init::torch_default>
+struct Dense {
+    static_assert(Units > 0, "Lepton wiring error: Dense<Units> needs at least one unit");
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = dense_layer<T, Backend, In, Index, Units, UseBias, Init>;
+};
+
+template <class T, class Backend, class In, std::size_t Index, std::size_t Units, bool UseBias, class Init>
+class dense_layer
+    : public detail::layer_base<T, In, std::conditional_t<dense_input_must_be_flat<layer_index<Index>, In>::value,
+                                                          Shape<Units>, invalid_shape>> {
+    static_assert(dense_input_must_be_flat<layer_index<Index>, In>::value,
+                  "Lepton wiring error: Dense needs a flat input [features]; put Flatten before it");
+    using base = typename dense_layer::layer_base;
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    static constexpr const char* kind = "Dense";
+    static constexpr std::size_t in_features = In::size;
+    static constexpr std::size_t out_features = Units;
+    static constexpr std::size_t weight_count = Units * In::size;
+    static constexpr std::size_t parameter_count = weight_count + (UseBias ? Units : 0);
+
+    void bind(T* params, T* grads) noexcept
+    {
+        w_ = params;
+        gw_ = grads;
+        b_ = params + weight_count;
+        gb_ = grads + weight_count;
+    }
+
+    void initialize(random_engine& rng)
+    {
+        Init::weight(w_, weight_count, in_features, out_features, rng);
+        if constexpr (UseBias) Init::bias(b_, Units, in_features, rng);
+    }
+
+    template <class F>
+    void for_each_parameter(F&& f)
+    {
+        f("weight", w_, gw_, parameter_shape{Units, in_features});
+        if constexpr (UseBias) f("bias", b_, gb_, parameter_shape{Units});
+    }
+
+    /// The weight [out_features, in_features] as an xtensor view.
+    auto weight() { return view<T, 2>(w_, {Units, in_features}); }
+    /// The bias [out_features] (only with UseBias).
+    auto bias() requires UseBias { return view<T, 1>(b_, {Units}); }
+
+    const output_type& forward(const input_type& x, context&)
+    {
+        const std::size_t n = this->batch_of(x);
+        output_type& y = this->output_for(n);
+        kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, n, Units, in_features, T(1), x.data(),
+                         in_features, w_, in_features, T(0), y.data(), Units);
+        if constexpr (UseBias) kernels::add_row_vector(n, Units, b_, y.data());
+        return y;
+    }
+
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        const std::size_t n = this->batch_of(x);
+        // dW += dy^T x ; db += column sums of dy ; dx = dy W
+        kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, Units, in_features, n, T(1), dy.data(),
+                         Units, x.data(), in_features, T(1), gw_, in_features);
+        if constexpr (UseBias) kernels::accumulate_column_sums(n, Units, dy.data(), gb_);
+        if (!input_grad) return this->dx_;
+        input_type& dx = this->input_grad_for(n);
+        kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, in_features, Units, T(1), dy.data(), Units,
+                         w_, in_features, T(0), dx.data(), in_features);
+        return dx;
+    }
+
+private:
+    T* w_ = nullptr;
+    T* gw_ = nullptr;
+    T* b_ = nullptr;
+    T* gb_ = nullptr;
+};
+
+} // namespace lepton

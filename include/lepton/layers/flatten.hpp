@@ -1,0 +1,45 @@
+#pragma once
+/// \file
+/// Flatten: [N, d1, d2, ...] -> [N, d1 * d2 * ...], `torch.nn.Flatten()`.
+
+#include <algorithm>
+#include <cstddef>
+
+#include "layer.hpp"
+
+namespace lepton {
+
+template <class T, class Backend, class In, std::size_t Index>
+class flatten_layer : public detail::layer_base<T, In, Shape<In::size>> {
+    using base = typename flatten_layer::layer_base;
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    static constexpr const char* kind = "Flatten";
+
+    // The data is already contiguous in the right order; this copy keeps each
+    // layer's output a tensor of its own rank, and is a few microseconds.
+    const output_type& forward(const input_type& x, context&)
+    {
+        output_type& y = this->output_for(this->batch_of(x));
+        std::copy(x.data(), x.data() + x.size(), y.data());
+        return y;
+    }
+
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        if (!input_grad) return this->dx_;
+        input_type& dx = this->input_grad_for(this->batch_of(x));
+        std::copy(dy.data(), dy.data() + dy.size(), dx.data());
+        return dx;
+    }
+};
+
+/// Flattens each sample to one dimension.
+struct Flatten {
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = flatten_layer<T, Backend, In, Index>;
+};
+
+} // namespace lepton

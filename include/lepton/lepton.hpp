@@ -1,0 +1,38 @@
+#pragma once
+/// \file
+/// Everything Lepton offers on the CPU. (The CUDA backend has its own header.)
+
+#include "version.hpp"
+
+#include "core/backend.hpp"
+#include "core/error.hpp"
+#include "core/random.hpp"
+#include "core/shape.hpp"
+#include "tensor/tensor.hpp"
+
+#include "kernels/elementwise.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/parallel.hpp"
+
+#include "layers/activation.hpp"
+#include "layers/dense.hpp"
+#include "layers/dropout.hpp"
+#include "layers/flatten.hpp"
+#include "layers/input.hpp"
+#include "layers/softmax.hpp"
+
+#include "nn/init.hpp"
+#include "nn/network.hpp"
+
+#include "losses/bce_with_logits.hpp"
+#include "losses/cross_entropy.hpp"
+#include "losses/mse.hpp"
+
+#include "optim/adam.hpp"
+#include "optim/sgd.hpp"
+
+#include "data/dataset.hpp"
+#include "data/fashion_mnist.hpp"
+#include "data/idx.hpp"
+
+#include "train/loop.hpp"

@@ -1,0 +1,90 @@
+#pragma once
+/// \file
+/// Weight initialisers with PyTorch's formulas. Each policy fills a weight of
+/// `fan_in` inputs and `fan_out` outputs and its bias.
+
+#include <cmath>
+#include <cstddef>
+
+#include "../core/random.hpp"
+
+namespace lepton::init {
+
+namespace detail {
+template <class T>
+inline void fill_uniform(T* p, std::size_t n, double bound, random_engine& rng)
+{
+    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<T>(rng.uniform(-bound, bound));
+}
+template <class T>
+inline void fill_normal(T* p, std::size_t n, double stddev, random_engine& rng)
+{
+    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<T>(stddev * rng.normal());
+}
+template <class T>
+inline void fill_zero(T* p, std::size_t n)
+{
+    for (std::size_t i = 0; i < n; ++i) p[i] = T(0);
+}
+} // namespace detail
+
+/// What `torch.nn.Linear` / `Conv2d` do by default: kaiming_uniform with a = sqrt(5),
+/// i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight, and the same bound for the bias.
+struct torch_default {
+    template <class T>
+    static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
+    {
+        detail::fill_uniform(w, n, 1.0 / std::sqrt(double(fan_in)), rng);
+    }
+    template <class T>
+    static void bias(T* b, std::size_t n, std::size_t fan_in, random_engine& rng)
+    {
+        detail::fill_uniform(b, n, 1.0 / std::sqrt(double(fan_in)), rng);
+    }
+};
+
+/// He et al. for ReLU networks: U(-sqrt(6 / fan_in), sqrt(6 / fan_in)), zero bias.
+struct kaiming_uniform {
+    template <class T>
+    static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
+    {
+        detail::fill_uniform(w, n, std::sqrt(6.0 / double(fan_in)), rng);
+    }
+    template <class T>
+    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
+};
+
+/// He et al.: N(0, 2 / fan_in), zero bias.
+struct kaiming_normal {
+    template <class T>
+    static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
+    {
+        detail::fill_normal(w, n, std::sqrt(2.0 / double(fan_in)), rng);
+    }
+    template <class T>
+    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
+};
+
+/// Glorot & Bengio: U(-sqrt(6 / (fan_in + fan_out)), +...), zero bias (Keras' default).
+struct glorot_uniform {
+    template <class T>
+    static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, random_engine& rng)
+    {
+        detail::fill_uniform(w, n, std::sqrt(6.0 / double(fan_in + fan_out)), rng);
+    }
+    template <class T>
+    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
+};
+
+/// Glorot & Bengio: N(0, 2 / (fan_in + fan_out)), zero bias.
+struct glorot_normal {
+    template <class T>
+    static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, random_engine& rng)
+    {
+        detail::fill_normal(w, n, std::sqrt(2.0 / double(fan_in + fan_out)), rng);
+    }
+    template <class T>
+    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
+};
+
+} // namespace lepton::init

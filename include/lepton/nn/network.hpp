@@ -1,0 +1,317 @@
+#pragma once
+/// \file
+/// `Sequential<Input<...>, Layers...>`: a network whose structure is its type.
+///
+/// Every layer's input and output shape is computed by the compiler, so a
+/// mis-wired network does not compile; the batch size is the only run-time
+/// size. The network owns one contiguous parameter buffer and one gradient
+/// buffer; each layer works on its slice, so an optimizer step, a gradient
+/// all-reduce or a checkpoint is one loop over one array. Layers are called
+/// directly (no virtual dispatch) through a tuple.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <iomanip>
+#include <iostream>
+#include <span>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "../core/backend.hpp"
+#include "../core/error.hpp"
+#include "../core/random.hpp"
+#include "../core/shape.hpp"
+#include "../layers/input.hpp"
+#include "../layers/layer.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace lepton {
+
+namespace detail {
+
+/// Stands in for the layers after a failed wiring check (see `invalid_shape`).
+template <class T>
+class unwired_layer : public layer_base<T, invalid_shape, invalid_shape> {
+public:
+    static constexpr const char* kind = "(unwired)";
+    const auto& forward(const typename unwired_layer::input_type& x, context&) { return x; }
+    const auto& backward(const typename unwired_layer::input_type&, const typename unwired_layer::output_type& dy,
+                         bool)
+    {
+        return dy;
+    }
+};
+
+/// Binds each spec to the output shape of the layer before it.
+template <class T, class Backend, class In, std::size_t Index, class... Specs>
+struct bind_chain {
+    using type = std::tuple<>;
+    using output_shape = In;
+};
+
+template <class T, class Backend, class In, std::size_t Index, class Spec, class... Rest>
+struct bind_chain<T, Backend, In, Index, Spec, Rest...> {
+    using layer = std::conditional_t<is_invalid_shape<In>, unwired_layer<T>,
+                                     typename Spec::template bind<T, Backend, In, Index>>;
+    using next = bind_chain<T, Backend, typename layer::output_shape, Index + 1, Rest...>;
+    using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(), std::declval<typename next::type>()));
+    using output_shape = typename next::output_shape;
+};
+
+/// Parameter slices start on 64-byte boundaries so that SIMD loads of a row start aligned.
+template <class T>
+constexpr std::size_t padded(std::size_t n)
+{
+    constexpr std::size_t per_line = 64 / sizeof(T);
+    return (n + per_line - 1) / per_line * per_line;
+}
+
+} // namespace detail
+
+/// A feed-forward network of scalar type `T` on `Backend`, built from an
+/// `Input<...>` and layer specs. Most code uses the `Sequential` alias (float, cpu).
+template <class T, class Backend, class InputSpec, class... Specs>
+class Network {
+    static_assert(is_input<InputSpec>, "Lepton wiring error: a network starts with Input<dims...>");
+    static_assert(sizeof...(Specs) > 0, "Lepton wiring error: a network needs at least one layer after Input");
+    static_assert(std::is_floating_point_v<T>, "Lepton: the scalar type must be float or double");
+
+    using chain = detail::bind_chain<T, Backend, typename InputSpec::shape, 0, Specs...>;
+    using layers_tuple = typename chain::type;
+
+public:
+    using value_type = T;
+    using backend = Backend;
+    using input_shape = typename InputSpec::shape;
+    using output_shape = typename chain::output_shape;
+    using input_type = tensor<T, input_shape::rank + 1>;
+    using output_type = tensor<T, output_shape::rank + 1>;
+
+    /// The type of layer `I` (0-based, not counting Input).
+    template <std::size_t I>
+    using layer_type = std::tuple_element_t<I, layers_tuple>;
+
+    static constexpr std::size_t layer_count = sizeof...(Specs);
+
+    /// Trainable parameters, as PyTorch's `sum(p.numel() for p in net.parameters())` counts them.
+    static constexpr std::size_t parameter_count = []<std::size_t... I>(std::index_sequence<I...>) {
+        return (std::size_t{0} + ... + layer_type<I>::parameter_count);
+    }(std::make_index_sequence<layer_count>{});
+
+private:
+    static constexpr std::array<std::size_t, layer_count + 1> offsets = []<std::size_t... I>(std::index_sequence<I...>) {
+        std::array<std::size_t, layer_count + 1> o{};
+        std::size_t at = 0, i = 0;
+        ((o[i++] = at, at += detail::padded<T>(layer_type<I>::parameter_count)), ...);
+        o[layer_count] = at;
+        return o;
+    }(std::make_index_sequence<layer_count>{});
+
+public:
+    /// Builds the network and initialises its parameters from `seed`.
+    explicit Network(std::uint64_t seed = 42) : params_(offsets[layer_count]), grads_(offsets[layer_count]), rng_(seed)
+    {
+        bind_layers();
+        for_each_layer([&](auto& layer, std::size_t) { layer.initialize(rng_); });
+    }
+
+    /// Copies the parameters (not the activation buffers or gradients).
+    Network(const Network& other) : params_(other.params_), grads_(other.grads_.size()), rng_(other.rng_)
+    {
+        ctx_.training = other.ctx_.training;
+        bind_layers();
+    }
+    Network& operator=(const Network& other)
+    {
+        std::copy(other.params_.begin(), other.params_.end(), params_.begin());
+        rng_ = other.rng_;
+        ctx_.training = other.ctx_.training;
+        return *this;
+    }
+    Network(Network&&) = delete;  // layers point into the buffers; moving would need a rebind
+    Network& operator=(Network&&) = delete;
+
+    /// Runs the network on a batch [N, input dims...]; returns [N, output dims...].
+    /// Throws `shape_error` when the sample shape is not `input_shape`.
+    template <class E>
+    const output_type& forward(const E& x)
+    {
+        const input_type* in;
+        if constexpr (std::is_same_v<E, input_type>) {
+            check_input_shape(x);
+            in = &x;
+        } else {
+            check_input_shape(x);
+            ensure_shape(staging_, x.shape());
+            xt::noalias(staging_) = x;
+            in = &staging_;
+        }
+        last_input_ = in;
+        ctx_.rng = &rng_;
+        return forward_from<0>(*in);
+    }
+
+    /// Back-propagates dL/d(output) of the last forward call: accumulates every
+    /// parameter gradient and, with `input_grad`, returns dL/d(input) (for GANs,
+    /// saliency); otherwise the returned tensor is unspecified.
+    const input_type& backward(const output_type& dy, bool input_grad = false)
+    {
+        if (!last_input_) throw std::logic_error("lepton: backward() called before forward()");
+        if (!std::equal(dy.shape().begin(), dy.shape().end(), output().shape().begin()))
+            throw shape_error("lepton: backward() expects a gradient of shape " + shape_string(output().shape()) +
+                              ", got " + shape_string(dy.shape()));
+        return backward_from<layer_count - 1>(dy, input_grad);
+    }
+
+    /// The output of the last forward call.
+    const output_type& output() const { return std::get<layer_count - 1>(layers_).output(); }
+
+    /// Sets every gradient to zero (gradients accumulate across backward calls).
+    void zero_grad() { std::fill(grads_.begin(), grads_.end(), T(0)); }
+
+    /// Training mode: Dropout drops, BatchNorm uses batch statistics.
+    void train(bool on = true) noexcept { ctx_.training = on; }
+    /// Evaluation mode (the default is training mode, as in PyTorch).
+    void eval() noexcept { ctx_.training = false; }
+    bool is_training() const noexcept { return ctx_.training; }
+
+    /// All parameters as one array (slices are padded to 64 bytes; padding stays zero).
+    std::span<T> parameters() noexcept { return params_; }
+    std::span<const T> parameters() const noexcept { return params_; }
+    /// All gradients, laid out like `parameters()`.
+    std::span<T> gradients() noexcept { return grads_; }
+    std::span<const T> gradients() const noexcept { return grads_; }
+
+    /// Calls f(name, data, grad, shape) for every parameter tensor, with PyTorch
+    /// `state_dict` names ("0.weight", "2.bias", ...; the index counts layers after Input).
+    template <class F>
+    void for_each_parameter(F&& f)
+    {
+        for_each_layer([&](auto& layer, std::size_t index) {
+            layer.for_each_parameter([&](const char* local, T* data, T* grad, const parameter_shape& shape) {
+                f(std::to_string(index) + "." + local, data, grad, shape);
+            });
+        });
+    }
+
+    /// Layer `I` (0-based, not counting Input).
+    template <std::size_t I>
+    layer_type<I>& layer() noexcept
+    {
+        return std::get<I>(layers_);
+    }
+
+    /// The generator behind initialisation and dropout masks.
+    random_engine& rng() noexcept { return rng_; }
+
+    /// Re-initialises every parameter from `seed`.
+    void initialize(std::uint64_t seed)
+    {
+        rng_.seed(seed);
+        std::fill(params_.begin(), params_.end(), T(0));
+        for_each_layer([&](auto& layer, std::size_t) { layer.initialize(rng_); });
+    }
+
+    /// A Keras-like table of layers, output shapes and parameter counts.
+    static std::string summary()
+    {
+        std::ostringstream out;
+        const std::string rule(64, '-');
+        out << rule << '\n'
+            << std::left << std::setw(28) << " Layer (type)" << std::setw(24) << "Output Shape" << "Param #\n"
+            << std::string(64, '=') << '\n';
+        out << std::setw(28) << " Input" << std::setw(24) << batch_string<input_shape>() << "0\n";
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            ((out << std::setw(28) << (" " + std::to_string(I) + " " + layer_type<I>::kind) << std::setw(24)
+                  << batch_string<typename layer_type<I>::output_shape>()
+                  << grouped(layer_type<I>::parameter_count) << '\n'),
+             ...);
+        }(std::make_index_sequence<layer_count>{});
+        out << std::string(64, '=') << '\n'
+            << "Total params: " << grouped(parameter_count) << '\n'
+            << rule << '\n';
+        return out.str();
+    }
+
+private:
+    template <class F>
+    void for_each_layer(F&& f)
+    {
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::get<I>(layers_), I), ...); }(
+            std::make_index_sequence<layer_count>{});
+    }
+
+    void bind_layers()
+    {
+        for_each_layer([&](auto& layer, std::size_t i) { layer.bind(params_.data() + offsets[i], grads_.data() + offsets[i]); });
+    }
+
+    template <class E>
+    static void check_input_shape(const E& x)
+    {
+        const auto& s = x.shape();
+        bool ok = s.size() == input_shape::rank + 1;
+        for (std::size_t i = 0; ok && i < input_shape::rank; ++i) ok = s[i + 1] == input_shape::dims[i];
+        if (!ok)
+            throw shape_error("lepton: layer 0 (" + std::string(layer_type<0>::kind) + ") expects input of shape " +
+                              batch_string<input_shape>() + ", got " + shape_string(s));
+    }
+
+    template <std::size_t I, class X>
+    const output_type& forward_from(const X& x)
+    {
+        const auto& y = std::get<I>(layers_).forward(x, ctx_);
+        if constexpr (I + 1 < layer_count)
+            return forward_from<I + 1>(y);
+        else
+            return y;
+    }
+
+    template <std::size_t I, class DY>
+    const input_type& backward_from(const DY& dy, bool input_grad)
+    {
+        auto& layer = std::get<I>(layers_);
+        if constexpr (I == 0) {
+            return layer.backward(*last_input_, dy, input_grad);
+        } else {
+            const auto& dx = layer.backward(std::get<I - 1>(layers_).output(), dy, true);
+            return backward_from<I - 1>(dx, input_grad);
+        }
+    }
+
+    template <class S>
+    static std::string batch_string()
+    {
+        std::string s = "[N";
+        for (auto d : S::dims) s += ", " + std::to_string(d);
+        return s + "]";
+    }
+
+    static std::string grouped(std::size_t n)
+    {
+        std::string digits = std::to_string(n), out;
+        for (std::size_t i = 0; i < digits.size(); ++i) {
+            if (i && (digits.size() - i) % 3 == 0) out += ',';
+            out += digits[i];
+        }
+        return out;
+    }
+
+    storage<T> params_;
+    storage<T> grads_;
+    random_engine rng_;
+    layers_tuple layers_;
+    context ctx_{true, nullptr};
+    input_type staging_;
+    const input_type* last_input_ = nullptr;
+};
+
+/// The everyday network: float on the CPU.
+template <class InputSpec, class... Specs>
+using Sequential = Network<float, cpu, InputSpec, Specs...>;
+
+} // namespace lepton

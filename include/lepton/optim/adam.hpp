@@ -1,0 +1,123 @@
+#pragma once
+/// \file
+/// Adam and AdamW with `torch.optim.Adam` / `AdamW`'s update rules:
+///   (AdamW) p = p * (1 - lr * weight_decay)        (Adam) g = grad + weight_decay * p
+///   m = beta1 m + (1 - beta1) g ;  v = beta2 v + (1 - beta2) g^2
+///   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+/// One fused xsimd pass over the flat parameter buffer per step.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+
+#include "../core/compat.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace lepton {
+
+struct AdamOptions {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;  ///< L2 term added to the gradient (Adam) or decoupled decay (AdamW)
+};
+
+namespace detail {
+
+template <class T, bool Decoupled>
+class adam_base {
+public:
+    adam_base(std::span<T> params, std::span<const T> grads, AdamOptions options)
+        : params_(params), grads_(grads), options_(options), m_(params.size(), T(0)), v_(params.size(), T(0))
+    {
+        if (params.size() != grads.size()) throw std::invalid_argument("lepton: Adam: parameter and gradient sizes differ");
+    }
+
+    void step()
+    {
+        ++steps_;
+        const double bc1 = 1.0 - std::pow(options_.beta1, double(steps_));
+        const double bc2 = 1.0 - std::pow(options_.beta2, double(steps_));
+        const T step_size = T(options_.lr / bc1), inv_bc2_sqrt = T(1.0 / std::sqrt(bc2));
+        const T b1 = T(options_.beta1), b2 = T(options_.beta2), c1 = T(1.0 - options_.beta1),
+                c2 = T(1.0 - options_.beta2), eps = T(options_.eps);
+        const T wd = T(options_.weight_decay);
+        const T decay = T(1.0 - options_.lr * options_.weight_decay);
+
+        auto update = [&](auto p, auto g, auto& m, auto& v) {
+            using V = decltype(p);
+            if constexpr (Decoupled) {
+                p = p * V(decay);
+            } else {
+                g = g + V(wd) * p;
+            }
+            m = V(b1) * m + V(c1) * g;
+            v = V(b2) * v + V(c2) * g * g;
+            return p - V(step_size) * m / (xsimd::sqrt(v) * V(inv_bc2_sqrt) + V(eps));
+        };
+
+        using vec = simd::batch<T>;
+        constexpr std::size_t W = vec::size;
+        const std::size_t n = params_.size();
+        T* p = params_.data();
+        const T* g = grads_.data();
+        T* m = m_.data();
+        T* v = v_.data();
+        std::size_t i = 0;
+        for (; i + W <= n; i += W) {
+            vec mv = vec::load_aligned(m + i), vv = vec::load_aligned(v + i);
+            const vec pv = update(vec::load_unaligned(p + i), vec::load_unaligned(g + i), mv, vv);
+            pv.store_unaligned(p + i);
+            mv.store_aligned(m + i);
+            vv.store_aligned(v + i);
+        }
+        for (; i < n; ++i) p[i] = update(p[i], g[i], m[i], v[i]);
+    }
+
+    double learning_rate() const noexcept { return options_.lr; }
+    void set_learning_rate(double lr) noexcept { options_.lr = lr; }
+    const AdamOptions& options() const noexcept { return options_; }
+    std::int64_t steps() const noexcept { return steps_; }
+
+private:
+    std::span<T> params_;
+    std::span<const T> grads_;
+    AdamOptions options_;
+    storage<T> m_, v_;
+    std::int64_t steps_ = 0;
+};
+
+} // namespace detail
+
+/// Adam (Kingma & Ba) with L2 weight decay added to the gradient, as `torch.optim.Adam`.
+template <class T>
+class Adam : public detail::adam_base<T, false> {
+public:
+    using detail::adam_base<T, false>::adam_base;
+    template <class Net>
+    explicit Adam(Net& net, AdamOptions options = {}) : Adam(net.parameters(), net.gradients(), options)
+    {
+    }
+};
+
+/// AdamW (Loshchilov & Hutter): decoupled weight decay, as `torch.optim.AdamW`
+/// (whose default weight_decay is 0.01; pass it explicitly).
+template <class T>
+class AdamW : public detail::adam_base<T, true> {
+public:
+    using detail::adam_base<T, true>::adam_base;
+    template <class Net>
+    explicit AdamW(Net& net, AdamOptions options = {}) : AdamW(net.parameters(), net.gradients(), options)
+    {
+    }
+};
+
+template <class Net>
+Adam(Net&, AdamOptions = {}) -> Adam<typename Net::value_type>;
+template <class Net>
+AdamW(Net&, AdamOptions = {}) -> AdamW<typename Net::value_type>;
+
+} // namespace lepton

@@ -1,0 +1,66 @@
+#pragma once
+/// \file
+/// A minimal classification training loop: one epoch of mini-batch steps, and
+/// evaluation. (`fit` with callbacks and metrics builds on these.)
+
+#include <chrono>
+#include <cstddef>
+
+#include "../losses/cross_entropy.hpp"
+
+namespace lepton {
+
+/// Mean loss and accuracy over the samples of one pass.
+struct epoch_stats {
+    double loss = 0;
+    double accuracy = 0;
+    double seconds = 0;
+    std::size_t samples = 0;
+};
+
+/// One epoch: for each batch, zero the gradients, forward, loss, backward, step.
+template <class Net, class Optimizer, class Loader>
+epoch_stats train_epoch(Net& net, Optimizer& optimizer, CrossEntropyLoss<typename Net::value_type>& loss,
+                        Loader& loader)
+{
+    const auto start = std::chrono::steady_clock::now();
+    net.train();
+    loader.start_epoch();
+    double loss_sum = 0;
+    std::size_t correct = 0, seen = 0;
+    for (std::size_t b = 0; b < loader.batches(); ++b) {
+        auto batch = loader[b];
+        net.zero_grad();
+        const auto& logits = net.forward(batch.features);
+        loss_sum += double(loss(logits, batch.labels)) * double(batch.labels.size());
+        correct += count_correct(logits, batch.labels);
+        seen += batch.labels.size();
+        net.backward(loss.gradient());
+        optimizer.step();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return {loss_sum / double(seen), double(correct) / double(seen), seconds, seen};
+}
+
+/// Loss and accuracy in evaluation mode (no dropout, running statistics).
+template <class Net, class Loader>
+epoch_stats evaluate(Net& net, CrossEntropyLoss<typename Net::value_type>& loss, Loader& loader)
+{
+    const auto start = std::chrono::steady_clock::now();
+    const bool was_training = net.is_training();
+    net.eval();
+    double loss_sum = 0;
+    std::size_t correct = 0, seen = 0;
+    for (std::size_t b = 0; b < loader.batches(); ++b) {
+        auto batch = loader[b];
+        const auto& logits = net.forward(batch.features);
+        loss_sum += double(loss(logits, batch.labels)) * double(batch.labels.size());
+        correct += count_correct(logits, batch.labels);
+        seen += batch.labels.size();
+    }
+    net.train(was_training);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return {loss_sum / double(seen), double(correct) / double(seen), seconds, seen};
+}
+
+} // namespace lepton
