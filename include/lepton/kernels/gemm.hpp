@@ -41,6 +41,14 @@ namespace lepton::kernels {
 /// Whether an operand is used as stored or transposed.
 enum class transpose : bool { no = false, yes = true };
 
+// The scalar and SIMD builds get different symbol names, so translation units
+// compiled either way can be linked together without an ODR clash.
+#if defined(LEPTON_GEMM_SCALAR)
+inline namespace scalar_kernels {
+#else
+inline namespace simd_kernels {
+#endif
+
 /// Register tile and cache blocking for scalar type T on the target the
 /// compiler builds for.
 template <class T>
@@ -297,7 +305,8 @@ inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const 
         std::size_t j = 0;
 #if !defined(LEPTON_GEMM_SCALAR)
         const std::size_t kv = k / W * W;
-        for (; j + 4 <= n; j += 4) {
+        const std::size_t n4 = n - n % 4;
+        for (; j < n4; j += 4) {
             const T* r0 = b + j * ldb;
             const T* r1 = r0 + ldb;
             const T* r2 = r1 + ldb;
@@ -343,7 +352,8 @@ inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const 
                 std::size_t j = 0;
 #if !defined(LEPTON_GEMM_SCALAR)
                 const vec xb(xv);
-                for (; j + W <= w; j += W)
+                const std::size_t wv = w - w % W;
+                for (; j < wv; j += W)
                     xsimd::fma(xb, vec::load_unaligned(row + j), vec::load_aligned(acc + j)).store_aligned(acc + j);
 #endif
                 for (; j < w; ++j) acc[j] += xv * row[j];
@@ -411,4 +421,5 @@ void gemm(transpose ta, transpose tb, std::size_t m, std::size_t n, std::size_t 
     }
 }
 
+} // inline namespace
 } // namespace lepton::kernels

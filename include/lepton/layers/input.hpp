@@ -22,4 +22,19 @@ inline constexpr bool is_input = false;
 template <std::size_t... Dims>
 inline constexpr bool is_input<Input<Dims...>> = true;
 
+namespace detail {
+template <class T>
+struct input_shape_of {
+    using type = invalid_shape;  // not an Input: reported once by Network's static_assert
+};
+template <std::size_t... Dims>
+struct input_shape_of<Input<Dims...>> {
+    using type = Shape<Dims...>;
+};
+} // namespace detail
+
+/// The sample shape of an `Input<...>` spec.
+template <class T>
+using input_shape_of = typename detail::input_shape_of<T>::type;
+
 } // namespace lepton

@@ -41,7 +41,7 @@ public:
             for (std::size_t c = 1; c < classes; ++c) m = z[c] > m ? z[c] : m;
             kernels::map(classes, z, g, [m](auto v) { return xsimd::exp(v - decltype(v)(m)); });
             const T s = kernels::sum(classes, g);
-            total += double(std::log(s) + m - z[label]);
+            total += double(std::log(s) + (m - z[label]));  // m - z first: exact for huge logits
             const T scale = inv_n / s;
             kernels::map(classes, g, g, [scale](auto p) { return p * decltype(p)(scale); });
             g[label] -= inv_n;

@@ -80,13 +80,13 @@ class Network {
     static_assert(sizeof...(Specs) > 0, "Lepton wiring error: a network needs at least one layer after Input");
     static_assert(std::is_floating_point_v<T>, "Lepton: the scalar type must be float or double");
 
-    using chain = detail::bind_chain<T, Backend, typename InputSpec::shape, 0, Specs...>;
+    using chain = detail::bind_chain<T, Backend, input_shape_of<InputSpec>, 0, Specs...>;
     using layers_tuple = typename chain::type;
 
 public:
     using value_type = T;
     using backend = Backend;
-    using input_shape = typename InputSpec::shape;
+    using input_shape = input_shape_of<InputSpec>;
     using output_shape = typename chain::output_shape;
     using input_type = tensor<T, input_shape::rank + 1>;
     using output_type = tensor<T, output_shape::rank + 1>;

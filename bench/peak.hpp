@@ -1,0 +1,49 @@
+// The measured single-core FP32 FMA peak: every benchmark reports its GFLOP/s
+// also as a percentage of this, read in the same run.
+#pragma once
+
+#include <lepton/core/compat.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+
+namespace lepton_bench {
+
+/// Runs 12 independent FMA chains on the widest vectors the build targets.
+inline double fma_gflops(long iterations)
+{
+    using vec = xsimd::batch<float>;
+    vec acc[12];
+    for (int i = 0; i < 12; ++i) acc[i] = vec(float(i) * 1e-3f);
+    const vec m(0.999f), c(1e-3f);
+    const auto start = std::chrono::steady_clock::now();
+    for (long it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) acc[i] = xsimd::fma(acc[i], m, c);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (int i = 0; i < 12; ++i) benchmark::DoNotOptimize(acc[i]);
+    return 2.0 * vec::size * 12 * double(iterations) / seconds * 1e-9;
+}
+
+/// The best of a few short runs (noise only ever makes a run slower).
+inline double peak_gflops()
+{
+    static const double peak = [] {
+        double best = 0;
+        for (int r = 0; r < 5; ++r) best = std::max(best, fma_gflops(20'000'000));
+        return best;
+    }();
+    return peak;
+}
+
+/// Sets GFLOP/s and percent-of-peak counters for `flops` per iteration.
+inline void report_flops(benchmark::State& state, double flops)
+{
+    state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["peak%"] =
+        benchmark::Counter(flops * 1e-9 / peak_gflops() * 100.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+} // namespace lepton_bench

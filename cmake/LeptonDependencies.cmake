@@ -1,0 +1,19 @@
+# What the lepton::lepton target needs, found with find_package.
+include(GNUInstallDirs)
+
+find_package(xtl REQUIRED)
+find_package(xsimd REQUIRED)
+find_package(xtensor REQUIRED)
+find_package(ZLIB REQUIRED)  # gzip-compressed IDX data sets
+
+# Threads for the kernels: on by default when the compiler supports OpenMP.
+find_package(OpenMP COMPONENTS CXX QUIET)
+if(OpenMP_CXX_FOUND)
+  set(_lepton_openmp_default ON)
+else()
+  set(_lepton_openmp_default OFF)
+endif()
+option(LEPTON_USE_OPENMP "Thread Lepton's kernels with OpenMP" ${_lepton_openmp_default})
+if(LEPTON_USE_OPENMP AND NOT OpenMP_CXX_FOUND)
+  message(FATAL_ERROR "LEPTON_USE_OPENMP is ON but no OpenMP was found for the C++ compiler")
+endif()

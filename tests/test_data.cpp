@@ -1,0 +1,157 @@
+// The IDX reader on good and corrupt files, and the batch loader.
+#include <doctest/doctest.h>
+
+#include <lepton/data/dataset.hpp>
+#include <lepton/data/fashion_mnist.hpp>
+#include <lepton/data/idx.hpp>
+
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace lepton;
+
+namespace {
+
+std::string temp_path(const std::string& name)
+{
+    return (std::filesystem::temp_directory_path() / ("lepton_test_" + name)).string();
+}
+
+std::vector<unsigned char> idx_bytes(std::vector<std::uint32_t> dims, std::size_t data_bytes, unsigned char type = 0x08)
+{
+    std::vector<unsigned char> b{0, 0, type, static_cast<unsigned char>(dims.size())};
+    for (auto d : dims) {
+        b.push_back(static_cast<unsigned char>(d >> 24));
+        b.push_back(static_cast<unsigned char>(d >> 16));
+        b.push_back(static_cast<unsigned char>(d >> 8));
+        b.push_back(static_cast<unsigned char>(d));
+    }
+    for (std::size_t i = 0; i < data_bytes; ++i) b.push_back(static_cast<unsigned char>(i * 7));
+    return b;
+}
+
+void write_raw(const std::string& path, const std::vector<unsigned char>& bytes)
+{
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+void write_gz(const std::string& path, const std::vector<unsigned char>& bytes)
+{
+    gzFile f = gzopen(path.c_str(), "wb");
+    REQUIRE(f);
+    gzwrite(f, bytes.data(), unsigned(bytes.size()));
+    gzclose(f);
+}
+
+} // namespace
+
+TEST_CASE("IDX files read raw and gzip-compressed")
+{
+    const auto bytes = idx_bytes({2, 3, 4}, 24);
+    const std::string raw = temp_path("good.idx"), gz = temp_path("good.idx.gz");
+    write_raw(raw, bytes);
+    write_gz(gz, bytes);
+    for (const auto& path : {raw, gz}) {
+        const data::idx_array a = data::read_idx(path);
+        CHECK(a.dims == std::vector<std::size_t>{2, 3, 4});
+        REQUIRE(a.values.size() == 24);
+        CHECK(a.values[5] == 35);
+    }
+}
+
+TEST_CASE("corrupt IDX files name the file and what is wrong")
+{
+    const std::string path = temp_path("bad.idx");
+    SUBCASE("wrong magic")
+    {
+        auto b = idx_bytes({4}, 4);
+        b[0] = 0x1f;
+        write_raw(path, b);
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("bad magic at offset 0"), io_error);
+    }
+    SUBCASE("unsupported element type")
+    {
+        write_raw(path, idx_bytes({4}, 16, 0x0d));
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("element type"), io_error);
+    }
+    SUBCASE("truncated data")
+    {
+        auto b = idx_bytes({10, 10}, 100);
+        b.resize(b.size() - 30);
+        write_raw(path, b);
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("truncated at offset 82"), io_error);
+    }
+    SUBCASE("truncated header")
+    {
+        auto b = idx_bytes({10, 10}, 100);
+        b.resize(6);
+        write_raw(path, b);
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("truncated at offset 6 while reading a dimension"),
+                             io_error);
+    }
+    SUBCASE("bytes after the data")
+    {
+        write_raw(path, idx_bytes({3}, 5));
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("unexpected bytes after the data at offset 11"),
+                             io_error);
+    }
+    SUBCASE("missing file")
+    {
+        CHECK_THROWS_WITH_AS(data::read_idx(temp_path("does_not_exist")), doctest::Contains("cannot open"), io_error);
+    }
+    SUBCASE("corrupt compressed stream")
+    {
+        std::vector<unsigned char> b{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02};
+        write_raw(path, b);
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains(path.c_str()), io_error);
+    }
+    CHECK_THROWS_WITH_AS(data::read_idx(path + ".nope"), doctest::Contains(path.c_str()), io_error);
+}
+
+TEST_CASE("images and labels must agree in count")
+{
+    const std::string images = temp_path("img.idx"), labels = temp_path("lbl.idx");
+    write_raw(images, idx_bytes({3, 2, 2}, 12));
+    write_raw(labels, idx_bytes({4}, 4));
+    CHECK_THROWS_WITH_AS(data::load_idx_images(images, labels), doctest::Contains("has 4 labels but"), io_error);
+    write_raw(labels, idx_bytes({3}, 3));
+    const auto d = data::load_idx_images(images, labels);
+    CHECK(d.features.shape()[1] == 1);
+    CHECK(d.features(0, 0, 0, 1) == doctest::Approx(7.0f / 255.0f));
+}
+
+TEST_CASE("the batch loader covers every sample once per epoch, reproducibly")
+{
+    data::Dataset<float, 1> d;
+    d.features.resize({10, 1});
+    d.labels.resize(10);
+    for (int i = 0; i < 10; ++i) {
+        d.features(std::size_t(i), 0) = float(i);
+        d.labels[std::size_t(i)] = i;
+    }
+    auto epoch_order = [&](std::uint64_t seed) {
+        data::BatchLoader loader(d, 4, true, seed);
+        loader.start_epoch();
+        std::vector<int> order;
+        REQUIRE(loader.batches() == 3);
+        for (std::size_t b = 0; b < loader.batches(); ++b) {
+            auto batch = loader[b];
+            for (std::size_t i = 0; i < batch.labels.size(); ++i) {
+                CHECK(batch.features(i, 0) == float(batch.labels[i]));
+                order.push_back(batch.labels[i]);
+            }
+        }
+        return order;
+    };
+    const auto a = epoch_order(1), b = epoch_order(1), c = epoch_order(2);
+    CHECK(a.size() == 10);
+    CHECK(std::set<int>(a.begin(), a.end()).size() == 10);
+    CHECK(a == b);
+    CHECK(a != c);
+}

@@ -1,0 +1,144 @@
+// Finite-difference gradient checks, in double, for every layer and loss.
+#include <doctest/doctest.h>
+
+#include <lepton/lepton.hpp>
+#include <lepton/testing/gradient_check.hpp>
+
+using namespace lepton;
+
+namespace {
+
+template <class Net>
+typename Net::input_type random_input(std::size_t batch, std::uint64_t seed, double scale = 1.0)
+{
+    typename Net::input_type x(batch_shape<typename Net::input_shape>(batch));
+    random_engine rng(seed);
+    for (auto& v : x) v = scale * rng.uniform(-1.0, 1.0);
+    return x;
+}
+
+template <class Net>
+void expect_gradients_match(std::size_t batch = 3, double tolerance = 1e-6)
+{
+    Net net(11);
+    const auto x = random_input<Net>(batch, 5);
+    const testing::gradient_report r = testing::check_gradients(net, x);
+    INFO(r.worst);
+    CHECK(r.checked > 0);
+    CHECK(r.max_relative_error < tolerance);
+}
+
+} // namespace
+
+TEST_CASE("Dense gradients") { expect_gradients_match<Network<double, cpu, Input<7>, Dense<5>>>(); }
+TEST_CASE("Dense without bias gradients") { expect_gradients_match<Network<double, cpu, Input<6>, Dense<4, false>>>(); }
+TEST_CASE("Dense batch of one (gemv path) gradients") { expect_gradients_match<Network<double, cpu, Input<9>, Dense<33>>>(1); }
+TEST_CASE("Dense large enough for several GEMM panels")
+{
+    expect_gradients_match<Network<double, cpu, Input<70>, Dense<40>>>(17);
+}
+TEST_CASE("ReLU gradients") { expect_gradients_match<Network<double, cpu, Input<4>, Dense<6>, ReLU>>(); }
+TEST_CASE("LeakyReLU gradients") { expect_gradients_match<Network<double, cpu, Input<4>, Dense<6>, LeakyReLU<0.2>>>(); }
+TEST_CASE("Sigmoid gradients") { expect_gradients_match<Network<double, cpu, Input<4>, Dense<19>, Sigmoid>>(); }
+TEST_CASE("Tanh gradients") { expect_gradients_match<Network<double, cpu, Input<4>, Dense<19>, Tanh>>(); }
+TEST_CASE("GELU gradients") { expect_gradients_match<Network<double, cpu, Input<4>, Dense<19>, GELU>>(); }
+TEST_CASE("Softmax gradients") { expect_gradients_match<Network<double, cpu, Input<4>, Dense<6>, Softmax>>(); }
+TEST_CASE("Flatten gradients") { expect_gradients_match<Network<double, cpu, Input<2, 3, 2>, Flatten, Dense<3>>>(); }
+TEST_CASE("Dropout gradients (same mask in every pass)")
+{
+    expect_gradients_match<Network<double, cpu, Input<10>, Dense<20>, Dropout<0.5>, Dense<3>>>();
+}
+TEST_CASE("A deep MLP chains its gradients")
+{
+    expect_gradients_match<Network<double, cpu, Input<2, 4>, Flatten, Dense<16>, ReLU, Dense<12>, Tanh, Dense<5>>>(4);
+}
+
+namespace {
+/// Central difference of a scalar loss with respect to each prediction entry.
+template <class Pred, class Loss>
+double loss_gradient_error(Pred prediction, Loss&& loss_at, const Pred& analytic)
+{
+    double worst = 0;
+    const double h = 1e-6;
+    for (std::size_t i = 0; i < prediction.size(); ++i) {
+        const double saved = prediction.data()[i];
+        prediction.data()[i] = saved + h;
+        const double up = loss_at(prediction);
+        prediction.data()[i] = saved - h;
+        const double down = loss_at(prediction);
+        prediction.data()[i] = saved;
+        const double numeric = (up - down) / (2 * h), a = analytic.data()[i];
+        worst = std::max(worst, std::abs(a - numeric) / std::max(1e-6, std::abs(a) + std::abs(numeric)));
+    }
+    return worst;
+}
+} // namespace
+
+TEST_CASE("CrossEntropyLoss gradient and value")
+{
+    tensor<double, 2> logits({3, 4});
+    random_engine rng(3);
+    for (auto& v : logits) v = rng.uniform(-3, 3);
+    const std::vector<std::int32_t> labels{2, 0, 3};
+    CrossEntropyLoss<double> ce;
+    const double value = ce(logits, labels);
+    // Hand-computed: mean of log(sum exp z) - z[label].
+    double expected = 0;
+    for (std::size_t r = 0; r < 3; ++r) {
+        double s = 0;
+        for (std::size_t c = 0; c < 4; ++c) s += std::exp(logits(r, c));
+        expected += std::log(s) - logits(r, std::size_t(labels[r]));
+    }
+    CHECK(value == doctest::Approx(expected / 3).epsilon(1e-12));
+    const auto analytic = ce.gradient();
+    CrossEntropyLoss<double> other;
+    CHECK(loss_gradient_error(logits, [&](const tensor<double, 2>& z) { return other(z, labels); }, analytic) < 1e-6);
+}
+
+TEST_CASE("CrossEntropyLoss is stable for huge logits and rejects bad labels")
+{
+    tensor<float, 2> logits({1, 3});
+    logits(0, 0) = 1000.0f;
+    logits(0, 1) = -1000.0f;
+    logits(0, 2) = 999.0f;
+    CrossEntropyLoss<float> ce;
+    const std::vector<std::int32_t> label{0};
+    CHECK(ce(logits, label) == doctest::Approx(std::log1p(std::exp(-1.0))).epsilon(1e-5));
+    const std::vector<std::int32_t> bad{3};
+    CHECK_THROWS_WITH_AS(ce(logits, bad), doctest::Contains("label 3 at row 0 is outside [0, 3)"), value_error);
+}
+
+TEST_CASE("BCEWithLogitsLoss gradient and value")
+{
+    tensor<double, 2> logits({2, 3}), targets({2, 3});
+    random_engine rng(4);
+    for (auto& v : logits) v = rng.uniform(-4, 4);
+    for (auto& v : targets) v = rng.uniform(0, 1);
+    BCEWithLogitsLoss<double> bce;
+    const double value = bce(logits, targets);
+    double expected = 0;
+    for (std::size_t i = 0; i < 6; ++i) {
+        const double x = logits.data()[i], t = targets.data()[i], p = 1 / (1 + std::exp(-x));
+        expected -= t * std::log(p) + (1 - t) * std::log(1 - p);
+    }
+    CHECK(value == doctest::Approx(expected / 6).epsilon(1e-10));
+    const auto analytic = bce.gradient();
+    BCEWithLogitsLoss<double> other;
+    CHECK(loss_gradient_error(logits, [&](const tensor<double, 2>& z) { return other(z, targets); }, analytic) < 1e-6);
+}
+
+TEST_CASE("MSELoss gradient and value")
+{
+    tensor<double, 2> prediction({2, 2}), target({2, 2});
+    prediction.data()[0] = 1;
+    prediction.data()[1] = 2;
+    prediction.data()[2] = 3;
+    prediction.data()[3] = 4;
+    target.fill(1.5);
+    MSELoss<double> mse;
+    // ((-0.5)^2 + 0.5^2 + 1.5^2 + 2.5^2) / 4 = 9 / 4
+    CHECK(mse(prediction, target) == doctest::Approx(2.25));
+    const auto analytic = mse.gradient();
+    MSELoss<double> other;
+    CHECK(loss_gradient_error(prediction, [&](const tensor<double, 2>& p) { return other(p, target); }, analytic) < 1e-6);
+}
