@@ -122,7 +122,7 @@ BENCHMARK(BM_LeptonSgemm)->Args({1024, 2})->ArgNames({"n", "threads"})->UseRealT
 BENCHMARK(BM_OpenBlasSgemm)->ArgsProduct({{128, 256, 512, 1024}, {1}})->ArgNames({"n", "threads"});
 BENCHMARK(BM_OpenBlasSgemm)->Args({1024, 2})->ArgNames({"n", "threads"})->UseRealTime();
 #endif
-BENCHMARK(BM_LeptonDenseForward)->ArgsProduct({{1, 256}, {1}})->ArgNames({"batch", "threads"});
+BENCHMARK(BM_LeptonDenseForward)->ArgsProduct({{1, 256}, {1, 2}})->ArgNames({"batch", "threads"});
 BENCHMARK(BM_LeptonDenseForwardBackward)->Args({256, 1})->ArgNames({"batch", "threads"});
 #ifdef LEPTON_BENCH_OPENBLAS
 BENCHMARK(BM_OpenBlasDenseForward)->ArgsProduct({{1, 256}, {1}})->ArgNames({"batch", "threads"});

@@ -2,22 +2,28 @@
 #include <lepton/lepton.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 
 using namespace lepton;
 
 using MLP = Sequential<Input<1, 28, 28>, Flatten, Dense<256>, ReLU, Dense<128>, ReLU, Dense<10>>;
 static_assert(MLP::parameter_count == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
 
-int main()
+int main(int argc, char** argv)
 {
-    const auto train = data::fashion_mnist_train();
-    const auto test = data::fashion_mnist_test();
+    auto train = data::fashion_mnist_train();
+    auto test = data::fashion_mnist_test();
+    // Standardise pixels with the training set's mean and standard deviation.
+    const float mean = 0.2860f, stddev = 0.3530f;
+    train.features = (train.features - mean) / stddev;
+    test.features = (test.features - mean) / stddev;
 
-    MLP net(/*seed=*/1);
+    const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 3;
+    MLP net(seed);
     std::printf("%s", MLP::summary().c_str());
     Adam optimizer(net, {.lr = 1e-3});
     CrossEntropyLoss<float> loss;
-    data::BatchLoader train_batches(train, 64, /*shuffle=*/true, /*seed=*/1);
+    data::BatchLoader train_batches(train, 64, /*shuffle=*/true, seed);
     data::BatchLoader test_batches(test, 1000, /*shuffle=*/false);
 
     for (int epoch = 1; epoch <= 5; ++epoch) {

@@ -304,34 +304,31 @@ inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const 
         // op(B)(kk, j) = B[j, kk]: y[j] is the dot product of x with row j of B.
         std::size_t j = 0;
 #if !defined(LEPTON_GEMM_SCALAR)
+        // Eight rows at a time: eight independent FMA chains hide the FMA latency,
+        // and each load of x serves eight rows.
+        constexpr std::size_t R = 8;
         const std::size_t kv = k / W * W;
-        const std::size_t n4 = n - n % 4;
-        for (; j < n4; j += 4) {
-            const T* r0 = b + j * ldb;
-            const T* r1 = r0 + ldb;
-            const T* r2 = r1 + ldb;
-            const T* r3 = r2 + ldb;
-            vec s0(T(0)), s1(T(0)), s2(T(0)), s3(T(0));
+        const std::size_t nr = n - n % R;
+        for (; j < nr; j += R) {
+            vec s[R];
+            const T* rows[R];
+#pragma GCC unroll 8
+            for (std::size_t r = 0; r < R; ++r) {
+                s[r] = vec(T(0));
+                rows[r] = b + (j + r) * ldb;
+            }
             std::size_t kk = 0;
             for (; kk < kv; kk += W) {
                 const vec xv = vec::load_unaligned(x + kk);
-                s0 = xsimd::fma(xv, vec::load_unaligned(r0 + kk), s0);
-                s1 = xsimd::fma(xv, vec::load_unaligned(r1 + kk), s1);
-                s2 = xsimd::fma(xv, vec::load_unaligned(r2 + kk), s2);
-                s3 = xsimd::fma(xv, vec::load_unaligned(r3 + kk), s3);
+#pragma GCC unroll 8
+                for (std::size_t r = 0; r < R; ++r) s[r] = xsimd::fma(xv, vec::load_unaligned(rows[r] + kk), s[r]);
             }
-            T d0 = simd::reduce_add(s0), d1 = simd::reduce_add(s1), d2 = simd::reduce_add(s2),
-              d3 = simd::reduce_add(s3);
-            for (; kk < k; ++kk) {
-                d0 += x[kk] * r0[kk];
-                d1 += x[kk] * r1[kk];
-                d2 += x[kk] * r2[kk];
-                d3 += x[kk] * r3[kk];
+#pragma GCC unroll 8
+            for (std::size_t r = 0; r < R; ++r) {
+                T d = simd::reduce_add(s[r]);
+                for (std::size_t t = kk; t < k; ++t) d += x[t] * rows[r][t];
+                finish(j + r, d);
             }
-            finish(j, d0);
-            finish(j + 1, d1);
-            finish(j + 2, d2);
-            finish(j + 3, d3);
         }
 #endif
         for (; j < n; ++j) {
@@ -379,7 +376,13 @@ void gemm(transpose ta, transpose tb, std::size_t m, std::size_t n, std::size_t 
         return;
     }
     if (m == 1 && (ta == transpose::no || lda == 1)) {
-        detail::gemv_row(tb, n, k, alpha, a, b, ldb, beta, c);
+        // Memory-bound: split the outputs so each core streams (and caches) its own rows of B.
+        const int threads = threads_for(2.0 * double(n) * double(k), 1.0e5);
+        parallel_region(threads, [&](int t, int nt) {
+            const auto r = split_range(n, t, nt);
+            const T* b_part = tb == transpose::yes ? b + r.begin * ldb : b + r.begin;
+            detail::gemv_row(tb, r.end - r.begin, k, alpha, a, b_part, ldb, beta, c + r.begin);
+        });
         return;
     }
 
