@@ -63,7 +63,7 @@ void gemm_suite()
     for (auto ta : {transpose::no, transpose::yes})
         for (auto tb : {transpose::no, transpose::yes}) {
             for (auto s : sizes) check_gemm<T>(ta, tb, s, s, s, T(1), T(0));
-            check_gemm<T>(ta, tb, 65, 31, 300, T(1), T(0));    // k spans two KC slices
+            check_gemm<T>(ta, tb, 65, 31, 1100, T(1), T(0));   // k spans several KC slices
             check_gemm<T>(ta, tb, 3, 129, 45, T(0.5), T(2));   // alpha and beta
             check_gemm<T>(ta, tb, 200, 5, 19, T(-1), T(1), 3); // padded strides
             check_gemm<T>(ta, tb, 1, 300, 70, T(1), T(0));     // batch-1 fast path

@@ -110,6 +110,26 @@ TEST_CASE("initialisation follows PyTorch's Linear bound 1/sqrt(fan_in)")
     CHECK(std::abs(mean / double(w.size())) < 0.01);
 }
 
+TEST_CASE("Kaiming and Glorot initialisers use PyTorch's bounds and zero biases")
+{
+    auto max_abs = [](auto w) {
+        double m = 0;
+        for (float v : w) m = std::max(m, double(std::abs(v)));
+        return m;
+    };
+    Sequential<Input<60>, Dense<40, true, init::kaiming_uniform>> he(1);
+    CHECK(max_abs(he.layer<0>().weight()) <= std::sqrt(6.0 / 60));
+    CHECK(max_abs(he.layer<0>().weight()) > 0.9 * std::sqrt(6.0 / 60));
+    CHECK(max_abs(he.layer<0>().bias()) == 0.0);
+    Sequential<Input<60>, Dense<40, true, init::glorot_uniform>> glorot(1);
+    CHECK(max_abs(glorot.layer<0>().weight()) <= std::sqrt(6.0 / 100));
+    CHECK(max_abs(glorot.layer<0>().weight()) > 0.9 * std::sqrt(6.0 / 100));
+    Sequential<Input<400>, Dense<300, true, init::kaiming_normal>> normal(1);
+    double sq = 0;
+    for (float v : normal.layer<0>().weight()) sq += double(v) * v;
+    CHECK(std::sqrt(sq / (400.0 * 300.0)) == doctest::Approx(std::sqrt(2.0 / 400)).epsilon(0.02));
+}
+
 namespace {
 /// A two-class problem a small MLP separates perfectly: the label is whether x0 + x1 > 0.
 data::Dataset<float, 1> separable(std::size_t n, std::uint64_t seed)

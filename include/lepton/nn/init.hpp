@@ -28,6 +28,12 @@ inline void fill_zero(T* p, std::size_t n)
 }
 } // namespace detail
 
+/// Policies that start every bias at zero (Keras' convention) derive from this.
+struct zero_bias {
+    template <class T>
+    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
+};
+
 /// What `torch.nn.Linear` / `Conv2d` do by default: kaiming_uniform with a = sqrt(5),
 /// i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight, and the same bound for the bias.
 struct torch_default {
@@ -44,47 +50,39 @@ struct torch_default {
 };
 
 /// He et al. for ReLU networks: U(-sqrt(6 / fan_in), sqrt(6 / fan_in)), zero bias.
-struct kaiming_uniform {
+struct kaiming_uniform : zero_bias {
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
     {
         detail::fill_uniform(w, n, std::sqrt(6.0 / double(fan_in)), rng);
     }
-    template <class T>
-    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
 };
 
 /// He et al.: N(0, 2 / fan_in), zero bias.
-struct kaiming_normal {
+struct kaiming_normal : zero_bias {
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
     {
         detail::fill_normal(w, n, std::sqrt(2.0 / double(fan_in)), rng);
     }
-    template <class T>
-    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
 };
 
 /// Glorot & Bengio: U(-sqrt(6 / (fan_in + fan_out)), +...), zero bias (Keras' default).
-struct glorot_uniform {
+struct glorot_uniform : zero_bias {
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, random_engine& rng)
     {
         detail::fill_uniform(w, n, std::sqrt(6.0 / double(fan_in + fan_out)), rng);
     }
-    template <class T>
-    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
 };
 
 /// Glorot & Bengio: N(0, 2 / (fan_in + fan_out)), zero bias.
-struct glorot_normal {
+struct glorot_normal : zero_bias {
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, random_engine& rng)
     {
         detail::fill_normal(w, n, std::sqrt(2.0 / double(fan_in + fan_out)), rng);
     }
-    template <class T>
-    static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
 };
 
 } // namespace lepton::init

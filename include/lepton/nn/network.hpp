@@ -140,12 +140,12 @@ public:
     template <class E>
     const output_type& forward(const E& x)
     {
+        check_input_shape(x);
         const input_type* in;
         if constexpr (std::is_same_v<E, input_type>) {
-            check_input_shape(x);
             in = &x;
         } else {
-            check_input_shape(x);
+            // Another container or an expression: evaluate it once into a buffer we own.
             ensure_shape(staging_, x.shape());
             xt::noalias(staging_) = x;
             in = &staging_;
