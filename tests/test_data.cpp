@@ -78,7 +78,7 @@ TEST_CASE("corrupt IDX files name the file and what is wrong")
     SUBCASE("unsupported element type")
     {
         write_raw(path, idx_bytes({4}, 16, 0x0d));
-        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("element type"), io_error);
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("unsupported IDX element type 0x0d at offset 2"), io_error);
     }
     SUBCASE("truncated data")
     {

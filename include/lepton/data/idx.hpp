@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,12 @@ inline idx_array read_idx(const std::string& path)
     if (magic[0] != 0 || magic[1] != 0)
         throw io_error("lepton: '" + path + "': not an IDX file (bad magic at offset 0)");
     if (magic[2] != 0x08)
-        throw io_error("lepton: '" + path + "': unsupported IDX element type 0x" +
-                       std::to_string(int(magic[2])) + " at offset 2 (only unsigned bytes, 0x08)");
+    {
+        char code[8];
+        std::snprintf(code, sizeof code, "0x%02x", magic[2]);
+        throw io_error("lepton: '" + path + "': unsupported IDX element type " + code +
+                       " at offset 2 (only unsigned bytes, 0x08)");
+    }
     const int rank = magic[3];
     if (rank < 1 || rank > 4)
         throw io_error("lepton: '" + path + "': bad IDX rank " + std::to_string(rank) + " at offset 3");
