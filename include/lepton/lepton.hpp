@@ -12,13 +12,18 @@
 
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/im2col.hpp"
 #include "kernels/parallel.hpp"
 
 #include "layers/activation.hpp"
+#include "layers/batchnorm.hpp"
+#include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/flatten.hpp"
+#include "layers/geometry.hpp"
 #include "layers/input.hpp"
+#include "layers/pooling.hpp"
 #include "layers/softmax.hpp"
 
 #include "nn/init.hpp"

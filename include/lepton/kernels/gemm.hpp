@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "../core/compat.hpp"
-#include "../tensor/allocator.hpp"
+#include "../tensor/scratch.hpp"
 #include "parallel.hpp"
 
 #if defined(__GNUC__)
@@ -83,27 +83,6 @@ struct gemm_blocking {
 };
 
 namespace detail {
-
-/// A growable, aligned scratch buffer that never shrinks (no allocation in steady state).
-template <class T>
-class scratch {
-public:
-    T* get(std::size_t n)
-    {
-        if (n > capacity_) {
-            aligned_deallocate(data_);
-            data_ = nullptr;
-            data_ = static_cast<T*>(aligned_allocate(n * sizeof(T)));
-            capacity_ = n;
-        }
-        return data_;
-    }
-    ~scratch() { aligned_deallocate(data_); }
-
-private:
-    T* data_ = nullptr;
-    std::size_t capacity_ = 0;
-};
 
 template <class T>
 inline scratch<T>& thread_scratch_a()

@@ -2,6 +2,7 @@
 /// \file
 /// Dropout, `torch.nn.Dropout(p)`: in training, zeroes each element with
 /// probability p and scales the rest by 1 / (1 - p); the identity in evaluation.
+/// `Dropout2D` (`torch.nn.Dropout2d`) drops whole channels of [C, H, W] samples.
 
 #include <algorithm>
 #include <cstddef>
@@ -11,14 +12,15 @@
 
 namespace lepton {
 
-template <class T, class Backend, class In, std::size_t Index, double Rate>
+/// `Plane` elements share one keep/drop decision: 1 for Dropout, H * W for Dropout2D.
+template <class T, class Backend, class In, std::size_t Index, double Rate, std::size_t Plane>
 class dropout_layer : public detail::layer_base<T, In, In> {
     using base = typename dropout_layer::layer_base;
 
 public:
     using typename base::input_type;
     using typename base::output_type;
-    static constexpr const char* kind = "Dropout";
+    static constexpr const char* kind = Plane == 1 ? "Dropout" : "Dropout2D";
 
     const output_type& forward(const input_type& x, context& ctx)
     {
@@ -32,7 +34,10 @@ public:
         ensure_shape(mask_, batch_shape<In>(n));
         const T keep_scale = T(1.0 / (1.0 - Rate));
         T* mask = mask_.data();
-        for (std::size_t i = 0; i < mask_.size(); ++i) mask[i] = ctx.rng->uniform() < Rate ? T(0) : keep_scale;
+        for (std::size_t i = 0; i < mask_.size(); i += Plane) {
+            const T m = ctx.rng->uniform() < Rate ? T(0) : keep_scale;
+            std::fill(mask + i, mask + i + Plane, m);
+        }
         kernels::map(x.size(), x.data(), mask, y.data(), [](auto a, auto m) { return a * m; });
         return y;
     }
@@ -58,7 +63,26 @@ template <double Rate>
 struct Dropout {
     static_assert(Rate >= 0.0 && Rate < 1.0, "Lepton wiring error: Dropout rate must be in [0, 1)");
     template <class T, class Backend, class In, std::size_t Index>
-    using bind = dropout_layer<T, Backend, In, Index, Rate>;
+    using bind = dropout_layer<T, Backend, In, Index, Rate, 1>;
+};
+
+template <class Where, class Got>
+struct dropout2d_input_must_be_chw {
+    static constexpr bool value = is_invalid_shape<Got> || Got::rank == 3;
+};
+
+/// `Dropout2D<0.2>` drops each channel of a [C, H, W] sample with probability 0.2.
+template <double Rate>
+struct Dropout2D {
+    static_assert(Rate >= 0.0 && Rate < 1.0, "Lepton wiring error: Dropout2D rate must be in [0, 1)");
+    template <class T, class Backend, class In, std::size_t Index>
+    struct checked {
+        static_assert(dropout2d_input_must_be_chw<layer_index<Index>, In>::value,
+                      "Lepton wiring error: Dropout2D needs an input [channels, height, width]");
+        using type = dropout_layer<T, Backend, In, Index, Rate, In::size / In::dims[0]>;
+    };
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = typename checked<T, Backend, In, Index>::type;
 };
 
 } // namespace lepton

@@ -1,0 +1,172 @@
+#pragma once
+/// \file
+/// Batch normalisation, `torch.nn.BatchNorm2d` / `BatchNorm1d` semantics:
+/// per channel, training normalises with the batch mean and biased variance and
+/// updates running statistics as running = (1 - momentum) * running + momentum *
+/// batch (the variance unbiased); evaluation normalises with the running
+/// statistics. Learnable weight (gamma, starts at 1) and bias (beta, starts at 0).
+
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "../kernels/elementwise.hpp"
+#include "../kernels/parallel.hpp"
+#include "layer.hpp"
+
+namespace lepton {
+
+template <class Where, class Got, std::size_t Rank>
+struct batchnorm_input_rank_must_be {
+    static constexpr bool value = is_invalid_shape<Got> || Got::rank == Rank;
+};
+
+template <class T, class Backend, class In, std::size_t Index, std::size_t Rank, double Momentum, double Eps>
+class batchnorm_layer : public detail::layer_base<T, In, In> {
+    static_assert(batchnorm_input_rank_must_be<layer_index<Index>, In, Rank>::value,
+                  "Lepton wiring error: BatchNorm2D needs an input [channels, height, width], BatchNorm1D [features]");
+    using base = typename batchnorm_layer::layer_base;
+    static constexpr std::size_t channels = In::dims[0];
+    static constexpr std::size_t plane = In::size / channels;  // 1 for BatchNorm1D
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    static constexpr const char* kind = Rank == 3 ? "BatchNorm2D" : "BatchNorm1D";
+    static constexpr std::size_t parameter_count = 2 * channels;
+
+    batchnorm_layer() : running_mean_(channels, T(0)), running_var_(channels, T(1)), mean_(channels), inv_std_(channels) {}
+
+    void bind(T* params, T* grads) noexcept
+    {
+        gamma_ = params;
+        beta_ = params + channels;
+        dgamma_ = grads;
+        dbeta_ = grads + channels;
+    }
+    void initialize(random_engine&)
+    {
+        std::fill(gamma_, gamma_ + channels, T(1));
+        std::fill(beta_, beta_ + channels, T(0));
+        std::fill(running_mean_.begin(), running_mean_.end(), T(0));
+        std::fill(running_var_.begin(), running_var_.end(), T(1));
+    }
+    template <class F>
+    void for_each_parameter(F&& f)
+    {
+        f("weight", gamma_, dgamma_, parameter_shape{channels});
+        f("bias", beta_, dbeta_, parameter_shape{channels});
+    }
+
+    /// Running statistics (PyTorch buffers `running_mean`, `running_var`).
+    std::vector<T>& running_mean() noexcept { return running_mean_; }
+    std::vector<T>& running_var() noexcept { return running_var_; }
+
+    const output_type& forward(const input_type& x, context& ctx)
+    {
+        const std::size_t n = this->batch_of(x);
+        output_type& y = this->output_for(n);
+        training_ = ctx.training;
+        const std::size_t count = n * plane;
+        for_each_channel([&](std::size_t c) {
+            T mean, var;
+            if (training_) {
+                double s = 0, ss = 0;
+                for (std::size_t i = 0; i < n; ++i) s += double(kernels::sum(plane, x.data() + (i * channels + c) * plane));
+                mean = T(s / double(count));
+                for (std::size_t i = 0; i < n; ++i) {
+                    const T* p = x.data() + (i * channels + c) * plane;
+                    for (std::size_t k = 0; k < plane; ++k) ss += double((p[k] - mean) * (p[k] - mean));
+                }
+                var = T(ss / double(count));
+                const double unbiased = count > 1 ? ss / double(count - 1) : ss;
+                running_mean_[c] = T((1 - Momentum) * running_mean_[c] + Momentum * mean);
+                running_var_[c] = T((1 - Momentum) * running_var_[c] + Momentum * unbiased);
+            } else {
+                mean = running_mean_[c];
+                var = running_var_[c];
+            }
+            const T inv_std = T(1) / std::sqrt(var + T(Eps));
+            mean_[c] = mean;
+            inv_std_[c] = inv_std;
+            // y = gamma * (x - mean) * inv_std + beta = x * scale + shift
+            const T scale = gamma_[c] * inv_std, shift = beta_[c] - mean * scale;
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t at = (i * channels + c) * plane;
+                kernels::map(plane, x.data() + at, y.data() + at,
+                             [scale, shift](auto v) { return v * decltype(v)(scale) + decltype(v)(shift); });
+            }
+        });
+        return y;
+    }
+
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        const std::size_t n = this->batch_of(x);
+        input_type* dx = input_grad ? &this->input_grad_for(n) : nullptr;
+        const T count = T(n * plane);
+        for_each_channel([&](std::size_t c) {
+            const T mean = mean_[c], inv_std = inv_std_[c];
+            T sum_dy = 0, sum_dy_xhat = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t at = (i * channels + c) * plane;
+                for (std::size_t k = 0; k < plane; ++k) {
+                    sum_dy += dy.data()[at + k];
+                    sum_dy_xhat += dy.data()[at + k] * (x.data()[at + k] - mean) * inv_std;
+                }
+            }
+            dbeta_[c] += sum_dy;
+            dgamma_[c] += sum_dy_xhat;
+            if (!dx) return;
+            const T g = gamma_[c] * inv_std;
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t at = (i * channels + c) * plane;
+                if (training_) {
+                    // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+                    const T a = sum_dy / count, b = sum_dy_xhat / count;
+                    for (std::size_t k = 0; k < plane; ++k) {
+                        const T xhat = (x.data()[at + k] - mean) * inv_std;
+                        dx->data()[at + k] = g * (dy.data()[at + k] - a - xhat * b);
+                    }
+                } else {
+                    kernels::map(plane, dy.data() + at, dx->data() + at, [g](auto v) { return v * decltype(v)(g); });
+                }
+            }
+        });
+        return dx ? *dx : this->dx_;
+    }
+
+private:
+    template <class Body>
+    static void for_each_channel(Body&& body)
+    {
+        const int threads = std::min<int>(kernels::threads_for(double(In::size) * 64.0, 2.0e5), int(channels));
+        kernels::parallel_region(threads, [&](int t, int nt) {
+            const auto r = kernels::split_range(channels, t, nt);
+            for (std::size_t c = r.begin; c < r.end; ++c) body(c);
+        });
+    }
+
+    T* gamma_ = nullptr;
+    T* beta_ = nullptr;
+    T* dgamma_ = nullptr;
+    T* dbeta_ = nullptr;
+    std::vector<T> running_mean_, running_var_, mean_, inv_std_;
+    bool training_ = false;
+};
+
+/// `BatchNorm2D<Momentum = 0.1, Eps = 1e-5>` over [channels, height, width].
+template <double Momentum = 0.1, double Eps = 1e-5>
+struct BatchNorm2D {
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = batchnorm_layer<T, Backend, In, Index, 3, Momentum, Eps>;
+};
+
+/// `BatchNorm1D<Momentum = 0.1, Eps = 1e-5>` over [features].
+template <double Momentum = 0.1, double Eps = 1e-5>
+struct BatchNorm1D {
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = batchnorm_layer<T, Backend, In, Index, 1, Momentum, Eps>;
+};
+
+} // namespace lepton

@@ -1,0 +1,280 @@
+#pragma once
+/// \file
+/// 2-D convolution, `torch.nn.Conv2d` semantics: NCHW activations, weights
+/// [out, in / groups, kernel_h, kernel_w] (OIHW), optional bias, stride,
+/// zero padding (or `Padding::same`), dilation and groups.
+///
+/// Each image is unfolded (im2col) into a [in/groups * kh * kw, out_h * out_w]
+/// matrix in a per-thread scratch buffer and multiplied by the weights with
+/// Lepton's GEMM; 1x1 convolutions with stride 1 use the image itself. Images
+/// of a batch are spread over threads; weight gradients are summed per thread
+/// and reduced at the end, so nothing is shared while the products run.
+
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../kernels/elementwise.hpp"
+#include "../kernels/gemm.hpp"
+#include "../kernels/im2col.hpp"
+#include "../kernels/parallel.hpp"
+#include "../nn/init.hpp"
+#include "geometry.hpp"
+#include "layer.hpp"
+
+namespace lepton {
+
+/// Wiring checks shown in compiler notes: the layer at `Where` received `Got`.
+template <class Where, class Got>
+struct conv2d_input_must_be_chw {
+    static constexpr bool value = is_invalid_shape<Got> || Got::rank == 3;
+};
+template <class Where, class Got, bool Divisible>
+struct conv2d_input_channels_must_be_divisible_by_groups {
+    static constexpr bool value = Divisible;
+};
+template <class Where, class Got, bool Fits>
+struct conv2d_kernel_must_fit_padded_input {
+    static constexpr bool value = Fits;
+};
+
+namespace detail {
+
+/// Compile-time geometry of a convolution over input shape In.
+template <class In, std::size_t Out, Size2 K, Size2 S, Padding P, Size2 D, std::size_t G>
+struct conv2d_shape {
+    static constexpr bool chw = In::rank == 3;
+    static constexpr std::size_t channels = chw ? In::dims[0] : 1;
+    static constexpr std::size_t height = chw ? In::dims[1] : 1;
+    static constexpr std::size_t width = chw ? In::dims[2] : 1;
+    static constexpr window_axis rows = window_axis::make(height, K.h, S.h, D.h, P.h, P.is_same);
+    static constexpr window_axis cols = window_axis::make(width, K.w, S.w, D.w, P.w, P.is_same);
+    static constexpr bool groups_ok = channels % G == 0;
+    static constexpr bool fits = rows.fits() && cols.fits();
+    static constexpr bool ok = chw && groups_ok && fits;
+    using output = std::conditional_t<ok, Shape<Out, rows.output(), cols.output()>, invalid_shape>;
+};
+
+template <class T>
+inline scratch<T>& conv_scratch_col()
+{
+    thread_local scratch<T> s;
+    return s;
+}
+template <class T>
+inline scratch<T>& conv_scratch_grad()
+{
+    thread_local scratch<T> s;
+    return s;
+}
+
+} // namespace detail
+
+template <class T, class Backend, class In, std::size_t Index, std::size_t Out, Size2 K, Size2 S, Padding P, Size2 D,
+          std::size_t G, bool UseBias, class Init>
+class conv2d_layer;
+
+/// `Conv2D<OutChannels, Kernel, Stride = 1, Padding = 0, Dilation = 1, Groups = 1, Bias = true, Init>`.
+/// Kernel, stride and dilation take `3` or `{3, 5}`; padding takes `1`, `{1, 2}` or `Padding::same`.
+template <std::size_t OutChannels, Size2 Kernel, Size2 Stride = 1, Padding Pad = 0, Size2 Dilation = 1,
+          std::size_t Groups = 1, bool UseBias = true, class Init = init::torch_default>
+struct Conv2D {
+    static_assert(OutChannels > 0, "Lepton wiring error: Conv2D needs at least one output channel");
+    static_assert(Kernel.h > 0 && Kernel.w > 0, "Lepton wiring error: Conv2D kernel sizes must be positive");
+    static_assert(Stride.h > 0 && Stride.w > 0, "Lepton wiring error: Conv2D strides must be positive");
+    static_assert(Dilation.h > 0 && Dilation.w > 0, "Lepton wiring error: Conv2D dilations must be positive");
+    static_assert(Groups > 0 && OutChannels % Groups == 0,
+                  "Lepton wiring error: Conv2D output channels must be divisible by groups");
+    static_assert(!Pad.is_same || (Stride.h == 1 && Stride.w == 1),
+                  "Lepton wiring error: Conv2D Padding::same needs stride 1 (as in PyTorch)");
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = conv2d_layer<T, Backend, In, Index, OutChannels, Kernel, Stride, Pad, Dilation, Groups, UseBias, Init>;
+};
+
+template <class T, class Backend, class In, std::size_t Index, std::size_t Out, Size2 K, Size2 S, Padding P, Size2 D,
+          std::size_t G, bool UseBias, class Init>
+class conv2d_layer
+    : public detail::layer_base<T, In, typename detail::conv2d_shape<In, Out, K, S, P, D, G>::output> {
+    using geometry = detail::conv2d_shape<In, Out, K, S, P, D, G>;
+    static_assert(conv2d_input_must_be_chw<layer_index<Index>, In>::value,
+                  "Lepton wiring error: Conv2D needs an input [channels, height, width]");
+    static_assert(conv2d_input_channels_must_be_divisible_by_groups<layer_index<Index>, In,
+                                                                   !geometry::chw || geometry::groups_ok>::value,
+                  "Lepton wiring error: Conv2D input channels must be divisible by groups");
+    static_assert(conv2d_kernel_must_fit_padded_input<layer_index<Index>, In, !geometry::chw || geometry::fits>::value,
+                  "Lepton wiring error: Conv2D kernel (with dilation) is larger than its padded input");
+    using base = typename conv2d_layer::layer_base;
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    static constexpr const char* kind = "Conv2D";
+    static constexpr std::size_t in_channels = geometry::channels;
+    static constexpr std::size_t out_channels = Out;
+    static constexpr std::size_t group_in = in_channels / G;    // input channels per group
+    static constexpr std::size_t group_out = Out / G;           // output channels per group
+    static constexpr std::size_t group_k = group_in * K.h * K.w;  // GEMM depth per group
+    static constexpr std::size_t in_pixels = geometry::height * geometry::width;
+    static constexpr std::size_t out_pixels = geometry::rows.output() * geometry::cols.output();
+    static constexpr std::size_t weight_count = Out * group_k;
+    static constexpr std::size_t parameter_count = weight_count + (UseBias ? Out : 0);
+    /// A 1x1, stride-1, unpadded convolution reads the image as its own column matrix.
+    static constexpr bool pointwise = K.h == 1 && K.w == 1 && S.h == 1 && S.w == 1 && geometry::rows.pad_before == 0 &&
+                                      geometry::rows.pad_after == 0 && geometry::cols.pad_before == 0 &&
+                                      geometry::cols.pad_after == 0;
+
+    void bind(T* params, T* grads) noexcept
+    {
+        w_ = params;
+        gw_ = grads;
+        b_ = params + weight_count;
+        gb_ = grads + weight_count;
+    }
+
+    void initialize(random_engine& rng)
+    {
+        // PyTorch: fan_in = in/groups * kh * kw, fan_out = out/groups * kh * kw
+        Init::weight(w_, weight_count, group_k, group_out * K.h * K.w, rng);
+        if constexpr (UseBias) Init::bias(b_, Out, group_k, rng);
+    }
+
+    template <class F>
+    void for_each_parameter(F&& f)
+    {
+        f("weight", w_, gw_, parameter_shape{Out, group_in, K.h, K.w});
+        if constexpr (UseBias) f("bias", b_, gb_, parameter_shape{Out});
+    }
+
+    /// The weight [out, in / groups, kh, kw] as an xtensor view.
+    auto weight() { return view<T, 4>(w_, {Out, group_in, K.h, K.w}); }
+    /// The bias [out] (only with UseBias).
+    auto bias() requires UseBias { return view<T, 1>(b_, {Out}); }
+
+    const output_type& forward(const input_type& x, context&)
+    {
+        const std::size_t n = this->batch_of(x);
+        output_type& y = this->output_for(n);
+        const int threads = sample_threads(n);
+        kernels::parallel_region(threads, [&](int t, int nt) {
+            const auto range = kernels::split_range(n, t, nt);
+            T* col = pointwise ? nullptr : detail::conv_scratch_col<T>().get(group_k * out_pixels);
+            for (std::size_t s = range.begin; s < range.end; ++s) {
+                const T* image = x.data() + s * in_channels * in_pixels;
+                T* out = y.data() + s * Out * out_pixels;
+                for (std::size_t g = 0; g < G; ++g) {
+                    const T* cols = columns(image, g, col);
+                    kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, group_out, out_pixels, group_k,
+                                     T(1), w_ + g * group_out * group_k, group_k, cols, out_pixels, T(0),
+                                     out + g * group_out * out_pixels, out_pixels);
+                }
+                if constexpr (UseBias)
+                    for (std::size_t o = 0; o < Out; ++o) {
+                        T* plane = out + o * out_pixels;
+                        const T bias = b_[o];
+                        kernels::map(out_pixels, plane, plane, [bias](auto v) { return v + decltype(v)(bias); });
+                    }
+            }
+        });
+        return y;
+    }
+
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        const std::size_t n = this->batch_of(x);
+        input_type* dx = nullptr;
+        if (input_grad) {
+            dx = &this->input_grad_for(n);
+            if constexpr (!pointwise) std::fill(dx->begin(), dx->end(), T(0));
+        }
+        const int threads = sample_threads(n);
+        if (thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
+        kernels::parallel_region(threads, [&](int t, int nt) {
+            const auto range = kernels::split_range(n, t, nt);
+            // Thread 0 accumulates into the network's gradients, the others privately.
+            T* gw = gw_;
+            T* gb = gb_;
+            if (t > 0) {
+                auto& own = thread_grads_[std::size_t(t)];
+                own.assign(parameter_count, T(0));
+                gw = own.data();
+                gb = own.data() + weight_count;
+            }
+            T* col = pointwise ? nullptr : detail::conv_scratch_col<T>().get(group_k * out_pixels);
+            T* dcol = pointwise ? nullptr : detail::conv_scratch_grad<T>().get(group_k * out_pixels);
+            for (std::size_t s = range.begin; s < range.end; ++s) {
+                const T* image = x.data() + s * in_channels * in_pixels;
+                const T* grad_out = dy.data() + s * Out * out_pixels;
+                for (std::size_t g = 0; g < G; ++g) {
+                    const T* cols = columns(image, g, col);
+                    const T* dy_g = grad_out + g * group_out * out_pixels;
+                    const T* w_g = w_ + g * group_out * group_k;
+                    // dW_g += dY_g cols^T
+                    kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, group_out, group_k, out_pixels,
+                                     T(1), dy_g, out_pixels, cols, out_pixels, T(1), gw + g * group_out * group_k,
+                                     group_k);
+                    if (!dx) continue;
+                    // dcols = W_g^T dY_g, folded back onto the image
+                    T* dimage = dx->data() + s * in_channels * in_pixels + g * group_in * in_pixels;
+                    T* target = pointwise ? dimage : dcol;
+                    kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, group_k, out_pixels, group_out,
+                                     T(1), w_g, group_k, dy_g, out_pixels, T(0), target, out_pixels);
+                    if constexpr (!pointwise) kernels::col2im_add(group_geometry(), dcol, dimage);
+                }
+                if constexpr (UseBias)
+                    for (std::size_t o = 0; o < Out; ++o) gb[o] += kernels::sum(out_pixels, grad_out + o * out_pixels);
+            }
+        });
+        for (int t = 1; t < threads; ++t) {
+            const T* own = thread_grads_[std::size_t(t)].data();
+            kernels::map(parameter_count, gw_, own, gw_, [](auto a, auto b) { return a + b; });
+        }
+        return dx ? *dx : this->dx_;
+    }
+
+private:
+    static constexpr kernels::conv_geometry group_geometry()
+    {
+        return {group_in,
+                geometry::height,
+                geometry::width,
+                K.h,
+                K.w,
+                S.h,
+                S.w,
+                D.h,
+                D.w,
+                geometry::rows.pad_before,
+                geometry::cols.pad_before,
+                geometry::rows.output(),
+                geometry::cols.output()};
+    }
+
+    /// The column matrix of group g of one image: the image itself for pointwise
+    /// convolutions, else unfolded into `col`.
+    static const T* columns(const T* image, std::size_t g, T* col)
+    {
+        const T* group_image = image + g * group_in * in_pixels;
+        if constexpr (pointwise) {
+            return group_image;
+        } else {
+            kernels::im2col(group_geometry(), group_image, col);
+            return col;
+        }
+    }
+
+    static int sample_threads(std::size_t n)
+    {
+        const double flops = 2.0 * double(n) * double(Out) * double(group_k) * double(out_pixels);
+        const int t = kernels::threads_for(flops, 2.0e6);
+        return int(std::min<std::size_t>(std::size_t(t), n));
+    }
+
+    T* w_ = nullptr;
+    T* gw_ = nullptr;
+    T* b_ = nullptr;
+    T* gb_ = nullptr;
+    std::vector<storage<T>> thread_grads_;
+};
+
+} // namespace lepton

@@ -1,0 +1,22 @@
+// expect: Lepton wiring error: Conv2D kernel (with dilation) is larger than its padded input
+// Compiles as written; with LEPTON_MISWIRED it must fail with the message above.
+#include <lepton/layers/activation.hpp>
+#include <lepton/layers/conv2d.hpp>
+#include <lepton/layers/dense.hpp>
+#include <lepton/layers/flatten.hpp>
+#include <lepton/layers/pooling.hpp>
+#include <lepton/nn/network.hpp>
+
+using namespace lepton;
+
+#ifdef LEPTON_MISWIRED
+using Net = Sequential<Input<1, 28, 28>, Conv2D<8, 3>, MaxPool2D<2>, Conv2D<8, 3>, MaxPool2D<2>, Conv2D<8, 7>, Flatten, Dense<10>>;
+#else
+using Net = Sequential<Input<1, 28, 28>, Conv2D<8, 3>, MaxPool2D<2>, Conv2D<8, 3>, MaxPool2D<2>, Conv2D<8, 5>, Flatten, Dense<10>>;
+#endif
+
+int main()
+{
+    Net net;
+    return Net::parameter_count == 0 ? 1 : 0;
+}

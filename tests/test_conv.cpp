@@ -1,0 +1,224 @@
+// Convolution, pooling, batch normalisation and channel dropout: forward values
+// against direct loops, finite-difference gradients in double, shape errors.
+#include <doctest/doctest.h>
+
+#include <lepton/lepton.hpp>
+#include <lepton/testing/gradient_check.hpp>
+
+using namespace lepton;
+
+namespace {
+
+template <class Net>
+typename Net::input_type random_input(std::size_t batch, std::uint64_t seed)
+{
+    typename Net::input_type x(batch_shape<typename Net::input_shape>(batch));
+    random_engine rng(seed);
+    for (auto& v : x) v = rng.uniform(-1.0, 1.0);
+    return x;
+}
+
+template <class Net>
+testing::gradient_report gradients_of(std::size_t batch = 2)
+{
+    Net net(3);
+    return testing::check_gradients(net, random_input<Net>(batch, 9));
+}
+
+#define CHECK_GRADIENTS(report)                    \
+    do {                                           \
+        const testing::gradient_report r = report; \
+        INFO(r.worst);                             \
+        CHECK(r.checked > 0);                      \
+        CHECK(r.max_relative_error < 1e-6);        \
+    } while (0)
+
+/// PyTorch's Conv2d written as the textbook loop over every output, tap and channel.
+template <class Layer>
+double max_error_against_direct_convolution(Layer& layer, const tensor<double, 4>& x, const tensor<double, 4>& y,
+                                            std::size_t sh, std::size_t sw, std::size_t pt, std::size_t pl,
+                                            std::size_t dh, std::size_t dw, std::size_t groups)
+{
+    auto w = layer.weight();
+    auto b = layer.bias();
+    const std::size_t n = x.shape()[0], cin = x.shape()[1], h = x.shape()[2], wd = x.shape()[3];
+    const std::size_t cout = y.shape()[1], oh = y.shape()[2], ow = y.shape()[3];
+    const std::size_t kh = w.shape()[2], kw = w.shape()[3], gin = cin / groups, gout = cout / groups;
+    double worst = 0;
+    for (std::size_t s = 0; s < n; ++s)
+        for (std::size_t o = 0; o < cout; ++o)
+            for (std::size_t oy = 0; oy < oh; ++oy)
+                for (std::size_t ox = 0; ox < ow; ++ox) {
+                    double acc = b(o);
+                    const std::size_t g = o / gout;
+                    for (std::size_t c = 0; c < gin; ++c)
+                        for (std::size_t i = 0; i < kh; ++i)
+                            for (std::size_t j = 0; j < kw; ++j) {
+                                const std::ptrdiff_t iy = std::ptrdiff_t(oy * sh + i * dh) - std::ptrdiff_t(pt);
+                                const std::ptrdiff_t ix = std::ptrdiff_t(ox * sw + j * dw) - std::ptrdiff_t(pl);
+                                if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(h) || ix >= std::ptrdiff_t(wd)) continue;
+                                acc += w(o, c, i, j) * x(s, g * gin + c, std::size_t(iy), std::size_t(ix));
+                            }
+                    worst = std::max(worst, std::abs(acc - y(s, o, oy, ox)));
+                }
+    return worst;
+}
+
+} // namespace
+
+// Output shapes, as PyTorch computes them.
+static_assert(std::is_same_v<Sequential<Input<1, 28, 28>, Conv2D<32, 3, 1, Padding::same>>::output_shape, Shape<32, 28, 28>>);
+static_assert(std::is_same_v<Sequential<Input<3, 10, 9>, Conv2D<4, {3, 2}, {2, 1}, {1, 0}>>::output_shape, Shape<4, 5, 8>>);
+static_assert(std::is_same_v<Sequential<Input<2, 9, 9>, Conv2D<2, 3, 1, 0, 2>>::output_shape, Shape<2, 5, 5>>);
+static_assert(std::is_same_v<Sequential<Input<2, 7, 7>, Conv2D<2, 4, 1, Padding::same>>::output_shape, Shape<2, 7, 7>>);
+static_assert(std::is_same_v<Sequential<Input<3, 7, 6>, MaxPool2D<2>>::output_shape, Shape<3, 3, 3>>);
+static_assert(std::is_same_v<Sequential<Input<3, 7, 6>, AvgPool2D<3, 2, 1>>::output_shape, Shape<3, 4, 3>>);
+static_assert(std::is_same_v<Sequential<Input<5, 4, 4>, GlobalAvgPool2D>::output_shape, Shape<5>>);
+static_assert(Sequential<Input<6, 8, 8>, Conv2D<4, 3, 1, 0, 1, 2>>::parameter_count == 4 * 3 * 9 + 4);
+
+TEST_CASE("Conv2D forward matches a direct convolution over stride, padding, dilation and groups")
+{
+    auto run = [](auto net, std::size_t sh, std::size_t sw, std::size_t pt, std::size_t pl, std::size_t dh,
+                  std::size_t dw, std::size_t groups) {
+        using Net = decltype(net);
+        const auto x = random_input<Net>(3, 17);
+        const auto& y = net.forward(x);
+        return max_error_against_direct_convolution(net.template layer<0>(), x, y, sh, sw, pt, pl, dh, dw, groups);
+    };
+    CHECK(run(Network<double, cpu, Input<1, 8, 8>, Conv2D<4, 3, 1, Padding::same>>(1), 1, 1, 1, 1, 1, 1, 1) < 1e-12);
+    CHECK(run(Network<double, cpu, Input<3, 9, 7>, Conv2D<5, {3, 2}, {2, 1}, {1, 0}>>(1), 2, 1, 1, 0, 1, 1, 1) < 1e-12);
+    CHECK(run(Network<double, cpu, Input<2, 9, 9>, Conv2D<3, 3, 1, 2, 2>>(1), 1, 1, 2, 2, 2, 2, 1) < 1e-12);
+    CHECK(run(Network<double, cpu, Input<4, 6, 6>, Conv2D<6, 3, 1, 1, 1, 2>>(1), 1, 1, 1, 1, 1, 1, 2) < 1e-12);
+    CHECK(run(Network<double, cpu, Input<4, 5, 5>, Conv2D<4, 3, 2, 1, 1, 4>>(1), 2, 2, 1, 1, 1, 1, 4) < 1e-12);
+    CHECK(run(Network<double, cpu, Input<3, 5, 4>, Conv2D<2, 1>>(1), 1, 1, 0, 0, 1, 1, 1) < 1e-12);
+    // Even kernel with 'same': PyTorch puts the extra padding row/column at the bottom/right.
+    CHECK(run(Network<double, cpu, Input<2, 6, 6>, Conv2D<2, 2, 1, Padding::same>>(1), 1, 1, 0, 0, 1, 1, 1) < 1e-12);
+}
+
+TEST_CASE("Conv2D gradients: 3x3 same")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 5>, Conv2D<3, 3, 1, Padding::same>>>()));
+}
+TEST_CASE("Conv2D gradients: rectangular kernel, stride 2, asymmetric padding")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 7, 6>, Conv2D<2, {3, 2}, {2, 1}, {1, 0}>>>()));
+}
+TEST_CASE("Conv2D gradients: dilation 2")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 7>, Conv2D<2, 3, 1, 1, 2>>>()));
+}
+TEST_CASE("Conv2D gradients: groups 2 and depthwise")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<4, 5, 5>, Conv2D<6, 3, 1, 1, 1, 2>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 5, 5>, Conv2D<3, 3, 2, 1, 1, 3>>>()));
+}
+TEST_CASE("Conv2D gradients: 1x1 pointwise and no bias")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 4, 4>, Conv2D<5, 1>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 4, 4>, Conv2D<2, 3, 1, 1, 1, 1, false>>>()));
+}
+TEST_CASE("Conv2D gradients over a batch spread across threads")
+{
+    const int before = num_threads();
+    set_num_threads(2);
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<8, 12, 12>, Conv2D<8, 3, 1, Padding::same>>>(6)));
+    set_num_threads(before);
+}
+
+TEST_CASE("MaxPool2D forward picks the first maximum, as PyTorch")
+{
+    Network<double, cpu, Input<1, 2, 4>, MaxPool2D<2>> net;
+    tensor<double, 4> x({1, 1, 2, 4});
+    // window 0: {1, 3 / 3, 0} -> 3 at (0,1); window 1: zeros everywhere -> the first, (0,2)
+    x(0, 0, 0, 0) = 1, x(0, 0, 0, 1) = 3, x(0, 0, 1, 0) = 3, x(0, 0, 1, 1) = 0;
+    x(0, 0, 0, 2) = 0, x(0, 0, 0, 3) = 0, x(0, 0, 1, 2) = 0, x(0, 0, 1, 3) = 0;
+    const auto& y = net.forward(x);
+    CHECK(y(0, 0, 0, 0) == 3);
+    CHECK(y(0, 0, 0, 1) == 0);
+    tensor<double, 4> dy({1, 1, 1, 2});
+    dy(0, 0, 0, 0) = 5, dy(0, 0, 0, 1) = 7;
+    const auto& dx = net.backward(dy, true);
+    CHECK(dx(0, 0, 0, 1) == 5);
+    CHECK(dx(0, 0, 1, 0) == 0);
+    CHECK(dx(0, 0, 0, 2) == 7);
+    CHECK(dx(0, 0, 0, 3) == 0);
+}
+
+TEST_CASE("AvgPool2D with padding counts the padded zeros, as PyTorch")
+{
+    Network<double, cpu, Input<1, 2, 2>, AvgPool2D<2, 1, 1>> net;
+    tensor<double, 4> x({1, 1, 2, 2});
+    x(0, 0, 0, 0) = 1, x(0, 0, 0, 1) = 2, x(0, 0, 1, 0) = 3, x(0, 0, 1, 1) = 4;
+    const auto& y = net.forward(x);
+    REQUIRE(y.shape()[2] == 3);
+    CHECK(y(0, 0, 0, 0) == doctest::Approx(0.25));  // only x(0,0) inside
+    CHECK(y(0, 0, 1, 1) == doctest::Approx(2.5));   // the whole image
+    CHECK(y(0, 0, 2, 2) == doctest::Approx(1.0));   // only x(1,1)
+}
+
+TEST_CASE("pooling gradients")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 6, 6>, Conv2D<2, 3>, MaxPool2D<2>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, MaxPool2D<3, 2, 1>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, AvgPool2D<3, 2, 1>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 5>, AvgPool2D<2>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 4, 5>, GlobalAvgPool2D, Dense<2>>>()));
+}
+
+TEST_CASE("BatchNorm2D gradients in training and evaluation mode")
+{
+    using Net = Network<double, cpu, Input<3, 4, 4>, Conv2D<4, 3, 1, 1>, BatchNorm2D<>, Flatten, Dense<1>>;
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 4, 4>, BatchNorm2D<>>>(4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<5>, BatchNorm1D<>>>(6)));
+    Net net(2);
+    net.eval();
+    CHECK_GRADIENTS(testing::check_gradients(net, random_input<Net>(3, 4)));
+}
+
+TEST_CASE("BatchNorm2D normalises with batch statistics in training and running statistics in evaluation")
+{
+    Network<double, cpu, Input<1, 1, 2>, BatchNorm2D<0.1>> net;
+    tensor<double, 4> x({2, 1, 1, 2});
+    x(0, 0, 0, 0) = 1, x(0, 0, 0, 1) = 2, x(1, 0, 0, 0) = 3, x(1, 0, 0, 1) = 6;  // mean 3, biased var 3.5
+    const auto& y = net.forward(x);
+    CHECK(y(0, 0, 0, 0) == doctest::Approx(-2.0 / std::sqrt(3.5 + 1e-5)));
+    CHECK(y(1, 0, 0, 1) == doctest::Approx(3.0 / std::sqrt(3.5 + 1e-5)));
+    auto& bn = net.layer<0>();
+    // running = 0.9 * initial + 0.1 * batch; the variance is the unbiased 14 / 3
+    CHECK(bn.running_mean()[0] == doctest::Approx(0.3));
+    CHECK(bn.running_var()[0] == doctest::Approx(0.9 + 0.1 * 14.0 / 3.0));
+    net.eval();
+    const auto& z = net.forward(x);
+    CHECK(z(0, 0, 0, 0) == doctest::Approx((1 - 0.3) / std::sqrt(0.9 + 0.1 * 14.0 / 3.0 + 1e-5)));
+}
+
+TEST_CASE("Dropout2D drops whole channels and is the identity in evaluation")
+{
+    Network<double, cpu, Input<8, 3, 3>, Dropout2D<0.5>> net(4);
+    tensor<double, 4> x({4, 8, 3, 3});
+    x.fill(1.0);
+    const auto& y = net.forward(x);
+    std::size_t dropped = 0;
+    for (std::size_t s = 0; s < 4; ++s)
+        for (std::size_t c = 0; c < 8; ++c) {
+            const double first = y(s, c, 0, 0);
+            CHECK((first == 0.0 || first == 2.0));
+            for (std::size_t p = 0; p < 9; ++p) CHECK(y.data()[(s * 8 + c) * 9 + p] == first);
+            dropped += first == 0.0;
+        }
+    CHECK(dropped > 4);
+    CHECK(dropped < 28);
+    net.eval();
+    const auto& z = net.forward(x);
+    for (double v : z) CHECK(v == 1.0);
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<4, 3, 3>, Dropout2D<0.3>, Flatten, Dense<2>>>(3)));
+}
+
+TEST_CASE("a CNN rejects a wrong run-time image size")
+{
+    Sequential<Input<1, 28, 28>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Flatten, Dense<10>> net;
+    tensor<float, 4> x({2, 1, 32, 32});
+    x.fill(0);
+    CHECK_THROWS_WITH_AS(net.forward(x), doctest::Contains("expects input of shape [N, 1, 28, 28], got [2, 1, 32, 32]"),
+                         shape_error);
+}
