@@ -155,3 +155,26 @@ TEST_CASE("the batch loader covers every sample once per epoch, reproducibly")
     CHECK(a == b);
     CHECK(a != c);
 }
+
+TEST_CASE("random_horizontal_flip mirrors whole images, about half of them")
+{
+    tensor<float, 4> images({200, 1, 2, 3});
+    for (std::size_t i = 0; i < images.size(); ++i) images.data()[i] = float(i % 6);  // rows 0 1 2 / 3 4 5
+    random_engine rng(3);
+    data::random_horizontal_flip(images, rng);
+    std::size_t flipped = 0;
+    for (std::size_t i = 0; i < 200; ++i) {
+        const bool is_flipped = images(i, 0, 0, 0) == 2.0f;
+        if (is_flipped) {
+            ++flipped;
+            CHECK(images(i, 0, 0, 2) == 0.0f);
+            CHECK(images(i, 0, 1, 0) == 5.0f);
+            CHECK(images(i, 0, 1, 2) == 3.0f);
+        } else {
+            CHECK(images(i, 0, 0, 0) == 0.0f);
+            CHECK(images(i, 0, 1, 2) == 5.0f);
+        }
+    }
+    CHECK(flipped > 70);
+    CHECK(flipped < 130);
+}

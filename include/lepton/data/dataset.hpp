@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <numeric>
 #include <span>
 #include <stdexcept>
@@ -55,6 +56,11 @@ public:
         for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
     }
 
+    /// A transform applied to every batch after it is gathered (augmentation):
+    /// f(features, generator). The generator is the loader's own, so runs repeat.
+    using transform_type = std::function<void(batch_type&, random_engine&)>;
+    void set_transform(transform_type f) { transform_ = std::move(f); }
+
     /// Batch `b` of the current epoch (valid until the next call).
     batch operator[](std::size_t b)
     {
@@ -72,6 +78,7 @@ public:
             std::copy_n(data_->features.data() + src * sample, sample, x_.data() + i * sample);
             labels_[i] = data_->labels[src];
         }
+        if (transform_) transform_(x_, rng_);
         return {x_, labels_};
     }
 
@@ -83,6 +90,19 @@ private:
     std::vector<std::size_t> order_;
     batch_type x_;
     std::vector<std::int32_t> labels_;
+    transform_type transform_;
 };
+
+/// Mirrors each image of a [N, C, H, W] batch left-right with probability 1/2.
+template <class T>
+void random_horizontal_flip(tensor<T, 4>& images, random_engine& rng)
+{
+    const std::size_t n = images.shape()[0], planes = images.shape()[1], h = images.shape()[2], w = images.shape()[3];
+    for (std::size_t i = 0; i < n; ++i) {
+        if (rng.uniform() < 0.5) continue;
+        T* image = images.data() + i * planes * h * w;
+        for (std::size_t r = 0; r < planes * h; ++r) std::reverse(image + r * w, image + (r + 1) * w);
+    }
+}
 
 } // namespace lepton::data

@@ -248,18 +248,18 @@ LEPTON_ALWAYS_INLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT 
 
 #endif
 
-/// Rows [m0, m1) of C for one KC slice, using the packed B block `pb`.
-template <class T>
-inline void gemm_row_block(transpose ta, std::size_t m0, std::size_t m1, std::size_t nc, std::size_t kc,
-                           const T* a, std::size_t lda, const T* pb, T* c, std::size_t ldc, T alpha, T beta)
+/// Rows [m0, m1) of C for one KC slice starting at depth p0, using the packed B
+/// block `pb`; `pack_a(i0, rows, p0, kc, dst)` packs A's rows into MR panels.
+template <class T, class PackA>
+inline void gemm_row_block(std::size_t m0, std::size_t m1, std::size_t nc, std::size_t p0, std::size_t kc,
+                           PackA& pack_a, const T* pb, T* c, std::size_t ldc, T alpha, T beta)
 {
     using blk = gemm_blocking<T>;
     constexpr int MR = blk::mr, NR = blk::nr;
     T* pa = thread_scratch_a<T>().get(blk::mc * kc);
     for (std::size_t i0 = m0; i0 < m1; i0 += blk::mc) {
         const std::size_t mc = std::min(blk::mc, m1 - i0);
-        const T* a_block = ta == transpose::no ? a + i0 * lda : a + i0;
-        pack_a<T, MR>(ta, mc, kc, a_block, lda, pa);
+        pack_a(i0, mc, p0, kc, pa);
         for (std::size_t j = 0; j < nc; j += NR) {
             const T* b_panel = pb + (j / NR) * kc * NR;
             const std::size_t cols = std::min<std::size_t>(NR, nc - j);
@@ -345,6 +345,80 @@ inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const 
 
 } // namespace detail
 
+/// The blocked product with caller-supplied operand packing, for operands that
+/// are not plain matrices (a convolution's implicit im2col matrix, weights packed
+/// once and reused):
+///   pack_a(i0, rows, p0, kc, dst): rows [i0, i0 + rows) x depth [p0, p0 + kc) of
+///       op(A) as MR-tall panels, k-major inside a panel, rows past the end zero;
+///   pack_b(j0, cols, p0, kc, dst): one NR-wide panel, columns [j0, j0 + cols)
+///       (cols <= NR) x depth [p0, p0 + kc) of op(B), k-major, columns past the end zero.
+/// C (m x n, row stride ldc) = alpha * op(A) op(B) + beta * C, on `threads` threads.
+template <class T, class PackA, class PackB>
+void gemm_packed(std::size_t m, std::size_t n, std::size_t k, T alpha, PackA&& pack_a, PackB&& pack_b, T beta, T* c,
+                 std::size_t ldc, int threads)
+{
+    using blk = gemm_blocking<T>;
+    constexpr int NR = blk::nr;
+    const std::size_t row_tasks = (m + blk::mr - 1) / blk::mr;
+    for (std::size_t j0 = 0; j0 < n; j0 += blk::nc) {
+        const std::size_t nc = std::min(blk::nc, n - j0);
+        const std::size_t panels = (nc + NR - 1) / NR;
+        for (std::size_t p0 = 0; p0 < k; p0 += blk::kc) {
+            const std::size_t kc = std::min(blk::kc, k - p0);
+            const T slice_beta = p0 == 0 ? beta : T(1);
+            T* pb = detail::thread_scratch_b<T>().get(panels * kc * NR);
+
+            parallel_region(threads, [&](int t, int nt) {
+                // Pack this thread's share of B panels, then wait for the others.
+                const auto pr = split_range(panels, t, nt);
+                for (std::size_t p = pr.begin; p < pr.end; ++p) {
+                    const std::size_t jj = p * NR;
+                    pack_b(j0 + jj, std::min<std::size_t>(NR, nc - jj), p0, kc, pb + p * kc * NR);
+                }
+#if defined(_OPENMP)
+                if (nt > 1) {
+#pragma omp barrier
+                }
+#endif
+                // Each thread takes a contiguous band of MR-aligned rows.
+                const auto rr = split_range(row_tasks, t, nt);
+                const std::size_t m0 = rr.begin * blk::mr, m1 = std::min(m, rr.end * blk::mr);
+                if (m0 < m1) detail::gemm_row_block(m0, m1, nc, p0, kc, pack_a, pb, c + j0, ldc, alpha, slice_beta);
+            });
+        }
+    }
+}
+
+/// Packs all of op(A) (m x k) once into MR-tall panels of full depth k, for
+/// reuse across many products with `packed_a_reader`.
+template <class T>
+void pack_a_full(transpose ta, std::size_t m, std::size_t k, const T* a, std::size_t lda, T* dst)
+{
+    detail::pack_a<T, gemm_blocking<T>::mr>(ta, m, k, a, lda, dst);
+}
+
+/// Size of the buffer `pack_a_full` fills.
+template <class T>
+constexpr std::size_t packed_a_size(std::size_t m, std::size_t k)
+{
+    constexpr std::size_t MR = gemm_blocking<T>::mr;
+    return (m + MR - 1) / MR * MR * k;
+}
+
+/// A `pack_a` for `gemm_packed` that copies slices out of a `pack_a_full` buffer.
+template <class T>
+struct packed_a_reader {
+    const T* packed;
+    std::size_t k;
+    void operator()(std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc, T* dst) const
+    {
+        constexpr std::size_t MR = gemm_blocking<T>::mr;
+        const std::size_t panels = (rows + MR - 1) / MR;
+        for (std::size_t p = 0; p < panels; ++p)
+            std::memcpy(dst + p * kc * MR, packed + (i0 / MR + p) * k * MR + p0 * MR, kc * MR * sizeof(T));
+    }
+};
+
 /// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; all row-major.
 /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
 /// With beta == 0, C is not read (it may hold NaN).
@@ -369,42 +443,15 @@ void gemm(transpose ta, transpose tb, std::size_t m, std::size_t n, std::size_t 
         return;
     }
 
-    using blk = gemm_blocking<T>;
-    constexpr int NR = blk::nr;
-    const int threads = threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6);
-    const std::size_t row_tasks = (m + blk::mr - 1) / blk::mr;
-
-    for (std::size_t j0 = 0; j0 < n; j0 += blk::nc) {
-        const std::size_t nc = std::min(blk::nc, n - j0);
-        const std::size_t panels = (nc + NR - 1) / NR;
-        for (std::size_t p0 = 0; p0 < k; p0 += blk::kc) {
-            const std::size_t kc = std::min(blk::kc, k - p0);
-            const T slice_beta = p0 == 0 ? beta : T(1);
-            const T* a_slice = ta == transpose::no ? a + p0 : a + p0 * lda;
-            const T* b_slice = tb == transpose::no ? b + p0 * ldb + j0 : b + j0 * ldb + p0;
-            T* pb = detail::thread_scratch_b<T>().get(panels * kc * NR);
-
-            parallel_region(threads, [&](int t, int nt) {
-                // Pack this thread's share of B panels, then wait for the others.
-                const auto pr = split_range(panels, t, nt);
-                for (std::size_t p = pr.begin; p < pr.end; ++p) {
-                    const std::size_t jj = p * NR;
-                    const T* src = tb == transpose::no ? b_slice + jj : b_slice + jj * ldb;
-                    detail::pack_b<T, NR>(tb, kc, std::min<std::size_t>(NR, nc - jj), src, ldb, pb + p * kc * NR);
-                }
-#if defined(_OPENMP)
-                if (nt > 1) {
-#pragma omp barrier
-                }
-#endif
-                // Each thread takes a contiguous band of MR-aligned rows.
-                const auto rr = split_range(row_tasks, t, nt);
-                const std::size_t m0 = rr.begin * blk::mr, m1 = std::min(m, rr.end * blk::mr);
-                if (m0 < m1)
-                    detail::gemm_row_block(ta, m0, m1, nc, kc, a_slice, lda, pb, c + j0, ldc, alpha, slice_beta);
-            });
-        }
-    }
+    constexpr int MR = gemm_blocking<T>::mr, NR = gemm_blocking<T>::nr;
+    auto pack_a = [&](std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc, T* dst) {
+        detail::pack_a<T, MR>(ta, rows, kc, ta == transpose::no ? a + i0 * lda + p0 : a + p0 * lda + i0, lda, dst);
+    };
+    auto pack_b = [&](std::size_t j0, std::size_t cols, std::size_t p0, std::size_t kc, T* dst) {
+        detail::pack_b<T, NR>(tb, kc, cols, tb == transpose::no ? b + p0 * ldb + j0 : b + j0 * ldb + p0, ldb, dst);
+    };
+    gemm_packed(m, n, k, alpha, pack_a, pack_b, beta, c, ldc,
+                threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6));
 }
 
 } // inline namespace

@@ -4,17 +4,20 @@
 /// [out, in / groups, kernel_h, kernel_w] (OIHW), optional bias, stride,
 /// zero padding (or `Padding::same`), dilation and groups.
 ///
-/// Each image is unfolded (im2col) into a [in/groups * kh * kw, out_h * out_w]
-/// matrix in a per-thread scratch buffer and multiplied by the weights with
-/// Lepton's GEMM; 1x1 convolutions with stride 1 use the image itself. Images
-/// of a batch are spread over threads; weight gradients are summed per thread
-/// and reduced at the end, so nothing is shared while the products run.
+/// Stride-1 convolutions run as implicit GEMMs on a padded copy of each image
+/// (kernels/conv_implicit.hpp), and so does the input gradient, which is the
+/// convolution of the output gradient with the flipped, transposed weights.
+/// Strided convolutions unfold each image (im2col) into a per-thread matrix;
+/// 1x1 convolutions with stride 1 use the image itself. Images of a batch are
+/// spread over threads; weight gradients are summed per thread and reduced at
+/// the end, so nothing is shared while the products run.
 
 #include <algorithm>
 #include <cstddef>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../kernels/conv_implicit.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/im2col.hpp"
@@ -124,6 +127,15 @@ public:
                                       geometry::rows.pad_after == 0 && geometry::cols.pad_before == 0 &&
                                       geometry::cols.pad_after == 0;
 
+    /// Stride-1, non-pointwise convolutions take the implicit-GEMM path.
+    static constexpr bool implicit = S.h == 1 && S.w == 1 && !pointwise;
+    /// The input gradient is itself a stride-1 convolution when no padding exceeds the dilated kernel.
+    static constexpr bool implicit_input_grad =
+        implicit && geometry::rows.pad_before <= D.h * (K.h - 1) && geometry::rows.pad_after <= D.h * (K.h - 1) &&
+        geometry::cols.pad_before <= D.w * (K.w - 1) && geometry::cols.pad_after <= D.w * (K.w - 1);
+
+    conv2d_layer() : forward_offsets_(forward_geometry().row_offsets()), backward_offsets_(backward_geometry().row_offsets()) {}
+
     void bind(T* params, T* grads) noexcept
     {
         w_ = params;
@@ -156,6 +168,25 @@ public:
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
         const int threads = sample_threads(n);
+        if constexpr (implicit) {
+            // Pack the weights once; every image's product reads them.
+            const std::size_t per_group = kernels::packed_a_size<T>(group_out, group_k);
+            T* packed = packed_weights_.get(G * per_group);
+            for (std::size_t g = 0; g < G; ++g)
+                kernels::pack_a_full(kernels::transpose::no, group_out, group_k, w_ + g * group_out * group_k, group_k,
+                                     packed + g * per_group);
+            kernels::parallel_region(threads, [&](int t, int nt) {
+                const auto range = kernels::split_range(n, t, nt);
+                for (std::size_t s = range.begin; s < range.end; ++s)
+                    for (std::size_t g = 0; g < G; ++g)
+                        kernels::implicit_conv(forward_geometry(), forward_offsets_.data(), group_out,
+                                               packed + g * per_group,
+                                               x.data() + (s * in_channels + g * group_in) * in_pixels,
+                                               UseBias ? b_ + g * group_out : nullptr,
+                                               y.data() + (s * Out + g * group_out) * out_pixels);
+            });
+            return y;
+        }
         kernels::parallel_region(threads, [&](int t, int nt) {
             const auto range = kernels::split_range(n, t, nt);
             T* col = pointwise ? nullptr : detail::conv_scratch_col<T>().get(group_k * out_pixels);
@@ -185,7 +216,28 @@ public:
         input_type* dx = nullptr;
         if (input_grad) {
             dx = &this->input_grad_for(n);
-            if constexpr (!pointwise) std::fill(dx->begin(), dx->end(), T(0));
+            if constexpr (!pointwise && !implicit_input_grad) std::fill(dx->begin(), dx->end(), T(0));
+        }
+        // The input gradient convolves dY with the weights flipped in space and
+        // transposed in channels: W'[c][o][i][j] = W[o][c][kh-1-i][kw-1-j].
+        const std::size_t per_group = kernels::packed_a_size<T>(group_in, group_out * K.h * K.w);
+        T* packed_flipped = nullptr;
+        if constexpr (implicit_input_grad) {
+            if (dx) {
+                packed_flipped = packed_weights_.get(G * per_group);
+                T* flipped = flipped_weights_.get(group_in * group_out * K.h * K.w);
+                for (std::size_t g = 0; g < G; ++g) {
+                    const T* wg = w_ + g * group_out * group_k;
+                    for (std::size_t c = 0; c < group_in; ++c)
+                        for (std::size_t o = 0; o < group_out; ++o)
+                            for (std::size_t i = 0; i < K.h; ++i)
+                                for (std::size_t j = 0; j < K.w; ++j)
+                                    flipped[((c * group_out + o) * K.h + i) * K.w + j] =
+                                        wg[((o * group_in + c) * K.h + (K.h - 1 - i)) * K.w + (K.w - 1 - j)];
+                    kernels::pack_a_full(kernels::transpose::no, group_in, group_out * K.h * K.w, flipped,
+                                         group_out * K.h * K.w, packed_flipped + g * per_group);
+                }
+            }
         }
         const int threads = sample_threads(n);
         if (thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
@@ -200,26 +252,37 @@ public:
                 gw = own.data();
                 gb = own.data() + weight_count;
             }
-            T* col = pointwise ? nullptr : detail::conv_scratch_col<T>().get(group_k * out_pixels);
-            T* dcol = pointwise ? nullptr : detail::conv_scratch_grad<T>().get(group_k * out_pixels);
+            T* col = implicit || pointwise ? nullptr : detail::conv_scratch_col<T>().get(group_k * out_pixels);
+            T* dcol = implicit_input_grad || pointwise ? nullptr : detail::conv_scratch_grad<T>().get(group_k * out_pixels);
             for (std::size_t s = range.begin; s < range.end; ++s) {
                 const T* image = x.data() + s * in_channels * in_pixels;
                 const T* grad_out = dy.data() + s * Out * out_pixels;
                 for (std::size_t g = 0; g < G; ++g) {
-                    const T* cols = columns(image, g, col);
                     const T* dy_g = grad_out + g * group_out * out_pixels;
                     const T* w_g = w_ + g * group_out * group_k;
-                    // dW_g += dY_g cols^T
-                    kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, group_out, group_k, out_pixels,
-                                     T(1), dy_g, out_pixels, cols, out_pixels, T(1), gw + g * group_out * group_k,
-                                     group_k);
+                    T* dimage = dx ? dx->data() + s * in_channels * in_pixels + g * group_in * in_pixels : nullptr;
+                    if constexpr (implicit) {
+                        kernels::implicit_conv_weight_grad(forward_geometry(), forward_offsets_.data(), group_out,
+                                                           image + g * group_in * in_pixels, dy_g,
+                                                           gw + g * group_out * group_k);
+                    } else {
+                        // dW_g += dY_g cols^T
+                        kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, group_out, group_k,
+                                         out_pixels, T(1), dy_g, out_pixels, columns(image, g, col), out_pixels, T(1),
+                                         gw + g * group_out * group_k, group_k);
+                    }
                     if (!dx) continue;
-                    // dcols = W_g^T dY_g, folded back onto the image
-                    T* dimage = dx->data() + s * in_channels * in_pixels + g * group_in * in_pixels;
-                    T* target = pointwise ? dimage : dcol;
-                    kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, group_k, out_pixels, group_out,
-                                     T(1), w_g, group_k, dy_g, out_pixels, T(0), target, out_pixels);
-                    if constexpr (!pointwise) kernels::col2im_add(group_geometry(), dcol, dimage);
+                    if constexpr (implicit_input_grad) {
+                        kernels::implicit_conv(backward_geometry(), backward_offsets_.data(), group_in,
+                                               packed_flipped + g * per_group, dy_g, static_cast<const T*>(nullptr),
+                                               dimage);
+                    } else {
+                        // dcols = W_g^T dY_g, folded back onto the image
+                        T* target = pointwise ? dimage : dcol;
+                        kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, group_k, out_pixels,
+                                         group_out, T(1), w_g, group_k, dy_g, out_pixels, T(0), target, out_pixels);
+                        if constexpr (!pointwise) kernels::col2im_add(group_geometry(), dcol, dimage);
+                    }
                 }
                 if constexpr (UseBias)
                     for (std::size_t o = 0; o < Out; ++o) gb[o] += kernels::sum(out_pixels, grad_out + o * out_pixels);
@@ -233,6 +296,40 @@ public:
     }
 
 private:
+    /// The forward pass as a stride-1 implicit convolution of one group.
+    static constexpr kernels::implicit_conv_geometry forward_geometry()
+    {
+        return {group_in,
+                geometry::height,
+                geometry::width,
+                K.h,
+                K.w,
+                D.h,
+                D.w,
+                geometry::rows.pad_before,
+                geometry::rows.pad_after,
+                geometry::cols.pad_before,
+                geometry::cols.pad_after};
+    }
+    /// The input gradient as a stride-1 implicit convolution of one group's dY
+    /// (meaningful only when `implicit_input_grad`).
+    static constexpr kernels::implicit_conv_geometry backward_geometry()
+    {
+        constexpr std::size_t span_h = D.h * (K.h - 1), span_w = D.w * (K.w - 1);
+        constexpr bool ok = implicit_input_grad;
+        return {group_out,
+                geometry::rows.output(),
+                geometry::cols.output(),
+                K.h,
+                K.w,
+                D.h,
+                D.w,
+                ok ? span_h - geometry::rows.pad_before : 0,
+                ok ? span_h - geometry::rows.pad_after : 0,
+                ok ? span_w - geometry::cols.pad_before : 0,
+                ok ? span_w - geometry::cols.pad_after : 0};
+    }
+
     static constexpr kernels::conv_geometry group_geometry()
     {
         return {group_in,
@@ -275,6 +372,8 @@ private:
     T* b_ = nullptr;
     T* gb_ = nullptr;
     std::vector<storage<T>> thread_grads_;
+    std::vector<std::size_t> forward_offsets_, backward_offsets_;
+    scratch<T> packed_weights_, flipped_weights_;
 };
 
 } // namespace lepton
