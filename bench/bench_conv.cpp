@@ -176,4 +176,4 @@ BENCHMARK(BM_TorchConv2ForwardBackward)->Args({64, 1, 1})->ArgNames({"batch", "t
 BENCHMARK(BM_TorchCnnTrainingStep)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 #endif
 
-BENCHMARK_MAIN();
+LEPTON_BENCHMARK_MAIN()

@@ -131,4 +131,4 @@ BENCHMARK(BM_LeptonDenseForwardBackward)->Args({256, 1})->ArgNames({"batch", "th
 BENCHMARK(BM_OpenBlasDenseForward)->ArgsProduct({{1, 256}, {1}})->ArgNames({"batch", "threads"});
 #endif
 
-BENCHMARK_MAIN();
+LEPTON_BENCHMARK_MAIN()

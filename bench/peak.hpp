@@ -6,7 +6,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 
 namespace lepton_bench {
 
@@ -27,12 +29,13 @@ inline double fma_gflops(long iterations)
     return 2.0 * vec::size * 12 * double(iterations) / seconds * 1e-9;
 }
 
-/// The best of a few short runs (noise only ever makes a run slower).
+/// The best of several short runs (noise only ever makes a run slower),
+/// measured once, before any benchmark runs (see LEPTON_BENCHMARK_MAIN).
 inline double peak_gflops()
 {
     static const double peak = [] {
         double best = 0;
-        for (int r = 0; r < 5; ++r) best = std::max(best, fma_gflops(20'000'000));
+        for (int r = 0; r < 10; ++r) best = std::max(best, fma_gflops(30'000'000));
         return best;
     }();
     return peak;
@@ -47,3 +50,16 @@ inline void report_flops(benchmark::State& state, double flops)
 }
 
 } // namespace lepton_bench
+
+/// BENCHMARK_MAIN that measures the FMA peak first, on a quiet machine state.
+#define LEPTON_BENCHMARK_MAIN()                                                \
+    int main(int argc, char** argv)                                           \
+    {                                                                         \
+        benchmark::Initialize(&argc, argv);                                   \
+        if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;     \
+        benchmark::AddCustomContext("fma_peak_gflops_1core",                  \
+                                    std::to_string(lepton_bench::peak_gflops())); \
+        benchmark::RunSpecifiedBenchmarks();                                  \
+        benchmark::Shutdown();                                                \
+        return 0;                                                             \
+    }

@@ -15,15 +15,11 @@
 // xtensor >= 0.26 layout
 #include <xtensor/containers/xadapt.hpp>
 #include <xtensor/containers/xtensor.hpp>
-#include <xtensor/core/xmath.hpp>
 #include <xtensor/core/xnoalias.hpp>
-#include <xtensor/views/xview.hpp>
 #else
 #include <xtensor/xadapt.hpp>
-#include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
-#include <xtensor/xview.hpp>
 #endif
 
 #include <xsimd/xsimd.hpp>

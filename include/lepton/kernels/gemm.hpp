@@ -26,9 +26,11 @@
 
 #if defined(__GNUC__)
 #define LEPTON_ALWAYS_INLINE inline __attribute__((always_inline))
+#define LEPTON_NOINLINE __attribute__((noinline))
 #define LEPTON_RESTRICT __restrict__
 #else
 #define LEPTON_ALWAYS_INLINE inline
+#define LEPTON_NOINLINE
 #define LEPTON_RESTRICT
 #endif
 
@@ -172,9 +174,12 @@ LEPTON_ALWAYS_INLINE void store_tile_scalar(const T* tile, int ldt, T* c, std::s
 
 /// The register-blocked micro-kernel: an MR x (NV * width) tile of C from
 /// packed panels a (kc x MR) and b (kc x NR).
+/// Kept out of line: every GEMM variant (plain, implicit convolution, ...) shares
+/// one copy, which keeps compile times and code size down; a call per tile of
+/// kc multiply-adds costs nothing measurable.
 template <class T, int MR, int NV>
-LEPTON_ALWAYS_INLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, const T* LEPTON_RESTRICT b, T* c,
-                                       std::size_t ldc, std::size_t rows, std::size_t cols, T alpha, T beta)
+LEPTON_NOINLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, const T* LEPTON_RESTRICT b, T* c,
+                                  std::size_t ldc, std::size_t rows, std::size_t cols, T alpha, T beta)
 {
     using vec = simd::batch<T>;
     constexpr int W = static_cast<int>(vec::size);

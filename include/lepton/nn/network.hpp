@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <iomanip>
-#include <iostream>
 #include <span>
 #include <sstream>
 #include <string>
