@@ -89,13 +89,17 @@ struct implicit_columns_transposed {
 
     void operator()(std::size_t j0, std::size_t cols, std::size_t p0, std::size_t kc, T* dst) const
     {
-        constexpr int NR = gemm_blocking<T>::nr;
-        for (std::size_t c = 0; c < cols; ++c) {
-            const T* src = padded + offsets[j0 + c] + p0;
-            for (std::size_t kk = 0; kk < kc; ++kk) dst[kk * NR + c] = src[kk];
+        constexpr std::size_t NR = std::size_t(gemm_blocking<T>::nr);
+        // Interleave NR rows of the padded image, writing the panel front to back.
+        const T* rows[NR];
+        for (std::size_t c = 0; c < NR; ++c) rows[c] = c < cols ? padded + offsets[j0 + c] + p0 : nullptr;
+        if (cols == NR) {
+            for (std::size_t kk = 0; kk < kc; ++kk)
+                for (std::size_t c = 0; c < NR; ++c) dst[kk * NR + c] = rows[c][kk];
+        } else {
+            for (std::size_t kk = 0; kk < kc; ++kk)
+                for (std::size_t c = 0; c < NR; ++c) dst[kk * NR + c] = c < cols ? rows[c][kk] : T(0);
         }
-        for (std::size_t c = cols; c < std::size_t(NR); ++c)
-            for (std::size_t kk = 0; kk < kc; ++kk) dst[kk * NR + c] = T(0);
     }
 };
 
