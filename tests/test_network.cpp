@@ -194,3 +194,25 @@ TEST_CASE("backward before forward is an error, and a wrong gradient shape names
     net.forward(x);
     CHECK_THROWS_WITH_AS(net.backward(dy), doctest::Contains("[3, 2], got [4, 2]"), shape_error);
 }
+
+TEST_CASE("a network-wide initialiser reaches Dense and Conv2D layers and leaves the others alone")
+{
+    using Net = Sequential<Input<1, 6, 6>, Conv2D<4, 3>, BatchNorm2D<>, Flatten, Dense<3>>;
+    Net net(2, init::glorot_uniform{});
+    double conv_max = 0, dense_max = 0, bias_sum = 0;
+    for (float v : net.layer<0>().weight()) conv_max = std::max(conv_max, double(std::abs(v)));
+    for (float v : net.layer<3>().weight()) dense_max = std::max(dense_max, double(std::abs(v)));
+    for (float v : net.layer<3>().bias()) bias_sum += std::abs(v);
+    // Glorot: fan_in 9, fan_out 36 for the convolution; 64 and 3 for the dense layer.
+    CHECK(conv_max <= std::sqrt(6.0 / 45));
+    CHECK(conv_max > std::sqrt(6.0 / 45) * 0.8);
+    CHECK(dense_max <= std::sqrt(6.0 / 67));
+    CHECK(dense_max > std::sqrt(6.0 / 67) * 0.8);
+    CHECK(bias_sum == 0.0);
+    auto& bn = net.layer<1>();
+    float gamma_sum = 0;
+    bn.for_each_parameter([&](const char* name, float* data, float*, const parameter_shape&) {
+        if (std::string(name) == "weight") gamma_sum = data[0] + data[1] + data[2] + data[3];
+    });
+    CHECK(gamma_sum == 4.0f);
+}

@@ -22,7 +22,9 @@
 #include "layers/dropout.hpp"
 #include "layers/flatten.hpp"
 #include "layers/geometry.hpp"
+#include "layers/gru.hpp"
 #include "layers/input.hpp"
+#include "layers/lstm.hpp"
 #include "layers/pooling.hpp"
 #include "layers/softmax.hpp"
 

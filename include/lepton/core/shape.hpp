@@ -8,19 +8,26 @@
 
 namespace lepton {
 
+/// A dimension whose size is known only at run time, like the batch: the time
+/// axis of a sequence, `Input<dynamic, 28>`.
+inline constexpr std::size_t dynamic = static_cast<std::size_t>(-1);
+
 /// The shape of one sample, e.g. `Shape<1, 28, 28>` (channels, height, width).
 template <std::size_t... Dims>
 struct Shape {
     static constexpr std::size_t rank = sizeof...(Dims);
-    static constexpr std::size_t size = (std::size_t{1} * ... * Dims);
     static constexpr std::array<std::size_t, rank> dims{Dims...};
+    /// Whether some dimension is `dynamic` (sized at run time).
+    static constexpr bool has_dynamic = ((Dims == dynamic) || ...);
+    /// Elements of one sample (0 when a dimension is dynamic).
+    static constexpr std::size_t size = has_dynamic ? 0 : (std::size_t{1} * ... * Dims);
 
-    /// "[1, 28, 28]"
+    /// "[1, 28, 28]", with "T" for a dynamic dimension.
     static std::string str()
     {
         std::string s = "[";
         std::size_t i = 0;
-        ((s += (i++ ? ", " : "") + std::to_string(Dims)), ...);
+        ((s += (i++ ? ", " : "") + (Dims == dynamic ? std::string("T") : std::to_string(Dims))), ...);
         return s + "]";
     }
 };
@@ -29,6 +36,7 @@ struct Shape {
 /// accept it silently so a mis-wired network reports one error, not a cascade.
 struct invalid_shape {
     static constexpr std::size_t rank = 1;
+    static constexpr bool has_dynamic = false;
     static constexpr std::size_t size = 1;
     static constexpr std::array<std::size_t, 1> dims{1};
     static std::string str() { return "[invalid]"; }
@@ -39,10 +47,12 @@ inline constexpr bool is_invalid_shape = false;
 template <>
 inline constexpr bool is_invalid_shape<invalid_shape> = true;
 
-/// Batch shape of a sample shape: {batch, dims...}.
+/// Batch shape of a fully static sample shape: {batch, dims...}. (Layers with a
+/// dynamic dimension size their buffers from their input instead.)
 template <class S>
 inline std::array<std::size_t, S::rank + 1> batch_shape(std::size_t batch)
 {
+    static_assert(!S::has_dynamic, "lepton: batch_shape needs a shape without dynamic dimensions");
     std::array<std::size_t, S::rank + 1> out{};
     out[0] = batch;
     for (std::size_t i = 0; i < S::rank; ++i) out[i + 1] = S::dims[i];

@@ -3,6 +3,7 @@
 /// MNIST-style image classification data sets from IDX files, and the paths of
 /// Fashion-MNIST as Debian's `dataset-fashion-mnist` installs it.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -34,6 +35,21 @@ Dataset<T, 3> load_idx_images(const std::string& images_path, const std::string&
     const T scale = T(1) / T(255);
     for (std::size_t i = 0; i < images.values.size(); ++i) d.features.data()[i] = T(images.values[i]) * scale;
     d.labels.assign(labels.values.begin(), labels.values.end());
+    return d;
+}
+
+/// Single-channel images [N, 1, H, W] as sequences [N, H, W]: each image read
+/// row by row, H steps of W features (for recurrent networks).
+template <class T>
+Dataset<T, 2> images_as_row_sequences(const Dataset<T, 3>& images)
+{
+    const auto& s = images.features.shape();
+    if (s[1] != 1)
+        throw shape_error("lepton: images_as_row_sequences needs one channel, got " + std::to_string(s[1]));
+    Dataset<T, 2> d;
+    d.features.resize({s[0], s[2], s[3]});
+    std::copy(images.features.begin(), images.features.end(), d.features.begin());
+    d.labels = images.labels;
     return d;
 }
 

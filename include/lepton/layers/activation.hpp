@@ -77,7 +77,7 @@ public:
 
     const output_type& forward(const input_type& x, context&)
     {
-        output_type& y = this->output_for(this->batch_of(x));
+        output_type& y = this->output_like(x);
         kernels::map(x.size(), x.data(), y.data(), [](auto v) { return Fn::forward(v); });
         return y;
     }
@@ -85,7 +85,7 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
-        input_type& dx = this->input_grad_for(this->batch_of(x));
+        input_type& dx = this->input_grad_like(x);
         kernels::map(x.size(), x.data(), this->y_.data(), dy.data(), dx.data(),
                      [](auto xv, auto yv, auto g) { return Fn::backward(xv, yv, g); });
         return dx;

@@ -103,7 +103,7 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = this->batch_of(x);
-        input_type* dx = input_grad ? &this->input_grad_for(n) : nullptr;
+        input_type* dx = input_grad ? &this->input_grad_like(x) : nullptr;
         const T count = T(n * plane);
         for_each_channel([&](std::size_t c) {
             const T mean = mean_[c], inv_std = inv_std_[c];

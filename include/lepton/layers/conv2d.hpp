@@ -144,11 +144,13 @@ public:
         gb_ = grads + weight_count;
     }
 
-    void initialize(random_engine& rng)
+    /// Weight and bias from the spec's initialiser, or from `Policy` when given.
+    template <class Policy = Init>
+    void initialize(random_engine& rng, Policy = {})
     {
         // PyTorch: fan_in = in/groups * kh * kw, fan_out = out/groups * kh * kw
-        Init::weight(w_, weight_count, group_k, group_out * K.h * K.w, rng);
-        if constexpr (UseBias) Init::bias(b_, Out, group_k, rng);
+        Policy::weight(w_, weight_count, group_k, group_out * K.h * K.w, rng);
+        if constexpr (UseBias) Policy::bias(b_, Out, group_k, rng);
     }
 
     template <class F>
@@ -215,7 +217,7 @@ public:
         const std::size_t n = this->batch_of(x);
         input_type* dx = nullptr;
         if (input_grad) {
-            dx = &this->input_grad_for(n);
+            dx = &this->input_grad_like(x);
             if constexpr (!pointwise && !implicit_input_grad) std::fill(dx->begin(), dx->end(), T(0));
         }
         // The input gradient convolves dY with the weights flipped in space and

@@ -16,7 +16,7 @@ namespace lepton {
 /// Wiring check shown in compiler notes: Dense at `Where` received a non-flat `Got`.
 template <class Where, class Got>
 struct dense_input_must_be_flat {
-    static constexpr bool value = is_invalid_shape<Got> || Got::rank == 1;
+    static constexpr bool value = is_invalid_shape<Got> || (Got::rank == 1 && !Got::has_dynamic);
 };
 
 template <class T, class Backend, class In, std::size_t Index, std::size_t Units, bool UseBias, class Init>
@@ -56,10 +56,12 @@ public:
         gb_ = grads + weight_count;
     }
 
-    void initialize(random_engine& rng)
+    /// Weight and bias from the spec's initialiser, or from `Policy` when given.
+    template <class Policy = Init>
+    void initialize(random_engine& rng, Policy = {})
     {
-        Init::weight(w_, weight_count, in_features, out_features, rng);
-        if constexpr (UseBias) Init::bias(b_, Units, in_features, rng);
+        Policy::weight(w_, weight_count, in_features, out_features, rng);
+        if constexpr (UseBias) Policy::bias(b_, Units, in_features, rng);
     }
 
     template <class F>
@@ -92,7 +94,7 @@ public:
                          Units, x.data(), in_features, T(1), gw_, in_features);
         if constexpr (UseBias) kernels::accumulate_column_sums(n, Units, dy.data(), gb_);
         if (!input_grad) return this->dx_;
-        input_type& dx = this->input_grad_for(n);
+        input_type& dx = this->input_grad_like(x);
         kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, in_features, Units, T(1), dy.data(), Units,
                          w_, in_features, T(0), dx.data(), in_features);
         return dx;

@@ -24,14 +24,13 @@ public:
 
     const output_type& forward(const input_type& x, context& ctx)
     {
-        const std::size_t n = this->batch_of(x);
-        output_type& y = this->output_for(n);
+        output_type& y = this->output_like(x);
         training_ = ctx.training && Rate > 0.0;
         if (!training_) {
             std::copy(x.data(), x.data() + x.size(), y.data());
             return y;
         }
-        ensure_shape(mask_, batch_shape<In>(n));
+        ensure_shape(mask_, x.shape());
         const T keep_scale = T(1.0 / (1.0 - Rate));
         T* mask = mask_.data();
         for (std::size_t i = 0; i < mask_.size(); i += Plane) {
@@ -45,7 +44,7 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
-        input_type& dx = this->input_grad_for(this->batch_of(x));
+        input_type& dx = this->input_grad_like(x);
         if (!training_)
             std::copy(dy.data(), dy.data() + dy.size(), dx.data());
         else

@@ -9,8 +9,15 @@
 
 namespace lepton {
 
+template <class Where, class Got>
+struct flatten_input_must_be_static {
+    static constexpr bool value = !Got::has_dynamic;
+};
+
 template <class T, class Backend, class In, std::size_t Index>
-class flatten_layer : public detail::layer_base<T, In, Shape<In::size>> {
+class flatten_layer : public detail::layer_base<T, In, Shape<In::has_dynamic ? 1 : In::size>> {
+    static_assert(flatten_input_must_be_static<layer_index<Index>, In>::value,
+                  "Lepton wiring error: Flatten needs an input without run-time (dynamic) dimensions");
     using base = typename flatten_layer::layer_base;
 
 public:
@@ -30,7 +37,7 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
-        input_type& dx = this->input_grad_for(this->batch_of(x));
+        input_type& dx = this->input_grad_like(x);
         std::copy(dy.data(), dy.data() + dy.size(), dx.data());
         return dx;
     }

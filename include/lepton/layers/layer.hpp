@@ -69,9 +69,16 @@ protected:
         ensure_shape(y_, batch_shape<Out>(batch));
         return y_;
     }
-    input_type& input_grad_for(std::size_t batch)
+    /// The output buffer shaped like the input (element-wise layers, any shape).
+    output_type& output_like(const input_type& x)
     {
-        ensure_shape(dx_, batch_shape<In>(batch));
+        ensure_shape(y_, x.shape());
+        return y_;
+    }
+    /// The input-gradient buffer, shaped like the input.
+    input_type& input_grad_like(const input_type& x)
+    {
+        ensure_shape(dx_, x.shape());
         return dx_;
     }
     static std::size_t batch_of(const input_type& x) { return x.shape()[0]; }

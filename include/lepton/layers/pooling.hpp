@@ -141,7 +141,7 @@ public:
     {
         if (!input_grad) return this->dx_;
         const std::size_t n = this->batch_of(x);
-        input_type& dx = this->input_grad_for(n);
+        input_type& dx = this->input_grad_like(x);
         base::for_each_plane(n * base::geometry::channels, [&](std::size_t p) {
             T* d = dx.data() + p * in_plane;
             std::fill(d, d + in_plane, T(0));
@@ -194,7 +194,7 @@ public:
     {
         if (!input_grad) return this->dx_;
         const std::size_t n = this->batch_of(x);
-        input_type& dx = this->input_grad_for(n);
+        input_type& dx = this->input_grad_like(x);
         base::for_each_plane(n * base::geometry::channels, [&](std::size_t p) {
             T* d = dx.data() + p * in_plane;
             std::fill(d, d + in_plane, T(0));
@@ -244,7 +244,7 @@ public:
     {
         if (!input_grad) return this->dx_;
         const std::size_t n = this->batch_of(x);
-        input_type& dx = this->input_grad_for(n);
+        input_type& dx = this->input_grad_like(x);
         for (std::size_t p = 0; p < n * channels; ++p) {
             const T share = dy.data()[p] / T(plane);
             std::fill(dx.data() + p * plane, dx.data() + (p + 1) * plane, share);

@@ -24,7 +24,7 @@ public:
 
     const output_type& forward(const input_type& x, context&)
     {
-        output_type& y = this->output_for(this->batch_of(x));
+        output_type& y = this->output_like(x);
         const std::size_t rows = x.size() / cols;
         for (std::size_t r = 0; r < rows; ++r) {
             const T* in = x.data() + r * cols;
@@ -41,7 +41,7 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
-        input_type& dx = this->input_grad_for(this->batch_of(x));
+        input_type& dx = this->input_grad_like(x);
         const std::size_t rows = x.size() / cols;
         for (std::size_t r = 0; r < rows; ++r) {
             const T* y = this->y_.data() + r * cols;

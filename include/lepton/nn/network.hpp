@@ -111,11 +111,21 @@ private:
     }(std::make_index_sequence<layer_count>{});
 
 public:
-    /// Builds the network and initialises its parameters from `seed`.
+    /// Builds the network and initialises its parameters from `seed`, each layer
+    /// with its own initialiser (PyTorch's defaults unless its spec names another).
     explicit Network(std::uint64_t seed = 42) : params_(offsets[layer_count]), grads_(offsets[layer_count]), rng_(seed)
     {
         bind_layers();
         for_each_layer([&](auto& layer, std::size_t) { layer.initialize(rng_); });
+    }
+
+    /// Builds the network and initialises every Dense and Conv2D weight with
+    /// `Policy` (e.g. `init::glorot_uniform{}`, Keras' default); other layers
+    /// keep their own initialisation.
+    template <class Policy>
+    Network(std::uint64_t seed, Policy policy) : Network(seed)
+    {
+        initialize(seed, policy);
     }
 
     /// Copies the parameters (not the activation buffers or gradients).
@@ -215,6 +225,21 @@ public:
         for_each_layer([&](auto& layer, std::size_t) { layer.initialize(rng_); });
     }
 
+    /// Re-initialises every parameter from `seed`, layers that accept an
+    /// initialiser policy (Dense, Conv2D) with `policy`.
+    template <class Policy>
+    void initialize(std::uint64_t seed, Policy policy)
+    {
+        rng_.seed(seed);
+        std::fill(params_.begin(), params_.end(), T(0));
+        for_each_layer([&](auto& layer, std::size_t) {
+            if constexpr (requires { layer.initialize(rng_, policy); })
+                layer.initialize(rng_, policy);
+            else
+                layer.initialize(rng_);
+        });
+    }
+
     /// A Keras-like table of layers, output shapes and parameter counts.
     static std::string summary()
     {
@@ -225,7 +250,7 @@ public:
             << std::string(64, '=') << '\n';
         out << std::setw(28) << " Input" << std::setw(24) << batch_string<input_shape>() << "0\n";
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            ((out << std::setw(28) << (" " + std::to_string(I) + " " + layer_type<I>::kind) << std::setw(24)
+            ((out << std::setw(28) << (std::string(" ") + std::to_string(I) + " " + layer_type<I>::kind) << std::setw(24)
                   << batch_string<typename layer_type<I>::output_shape>()
                   << grouped(layer_type<I>::parameter_count) << '\n'),
              ...);
@@ -254,7 +279,8 @@ private:
     {
         const auto& s = x.shape();
         bool ok = s.size() == input_shape::rank + 1;
-        for (std::size_t i = 0; ok && i < input_shape::rank; ++i) ok = s[i + 1] == input_shape::dims[i];
+        for (std::size_t i = 0; ok && i < input_shape::rank; ++i)
+            ok = input_shape::dims[i] == dynamic ? s[i + 1] > 0 : s[i + 1] == input_shape::dims[i];
         if (!ok)
             throw shape_error("lepton: layer 0 (" + std::string(layer_type<0>::kind) + ") expects input of shape " +
                               batch_string<input_shape>() + ", got " + shape_string(s));
@@ -286,7 +312,7 @@ private:
     static std::string batch_string()
     {
         std::string s = "[N";
-        for (auto d : S::dims) s += ", " + std::to_string(d);
+        for (auto d : S::dims) s += ", " + (d == dynamic ? std::string("T") : std::to_string(d));
         return s + "]";
     }
 

@@ -1,0 +1,177 @@
+#pragma once
+/// \file
+/// Gated recurrent unit, `torch.nn.GRU(batch_first=True)` with one layer:
+/// gates in PyTorch's order (reset, update, new), weights weight_ih_l0 [3H, F],
+/// weight_hh_l0 [3H, H] and separate biases.
+///
+///   r = s(W_ir x + b_ir + W_hr h + b_hr)    z = s(W_iz x + b_iz + W_hz h + b_hz)
+///   n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+///   h' = (1 - z) n + z h
+///
+/// The recurrent product h W_hh^T + b_hh is kept apart from the input
+/// projection because r multiplies only its "new" block.
+
+#include <algorithm>
+#include <cstddef>
+
+#include "../kernels/elementwise.hpp"
+#include "../kernels/gemm.hpp"
+#include "recurrent.hpp"
+
+namespace lepton {
+
+template <class T, class Backend, class In, std::size_t Index, std::size_t Hidden, bool ReturnSequences>
+class gru_layer : public detail::layer_base<T, In, detail::recurrent_output<In, Hidden, ReturnSequences>> {
+    static_assert(recurrent_input_must_be_time_by_features<layer_index<Index>, In>::value,
+                  "Lepton wiring error: GRU needs an input [time, features]");
+    using base = typename gru_layer::layer_base;
+    static constexpr std::size_t F = In::dims[In::rank - 1];
+    static constexpr std::size_t H = Hidden;
+    static constexpr std::size_t G = 3 * Hidden;
+    using params = detail::recurrent_parameters<T, 3, F, Hidden>;
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    static constexpr const char* kind = "GRU";
+    static constexpr std::size_t parameter_count = params::count;
+
+    void bind(T* p, T* g) noexcept { p_.bind(p, g); }
+    void initialize(random_engine& rng) { p_.initialize(rng); }
+    template <class Fn>
+    void for_each_parameter(Fn&& f)
+    {
+        p_.for_each(f);
+    }
+
+    const output_type& forward(const input_type& x, context&)
+    {
+        const std::size_t n = x.shape()[0], steps = x.shape()[1];
+        n_ = n, steps_ = steps;
+        const std::array<std::size_t, 3> gate_shape{steps, n, G};
+        ensure_shape(x_tm_, std::array<std::size_t, 3>{steps, n, F});
+        ensure_shape(xp_, gate_shape);
+        ensure_shape(hp_, gate_shape);
+        ensure_shape(h_, std::array<std::size_t, 3>{steps + 1, n, H});
+        detail::swap_batch_and_time(x.data(), x_tm_.data(), n, steps, F);
+
+        // Input projections of all steps: xp = x W_ih^T + b_ih.
+        kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, steps * n, G, F, T(1), x_tm_.data(), F,
+                         p_.w_ih, F, T(0), xp_.data(), G);
+        kernels::add_row_vector(steps * n, G, p_.b_ih, xp_.data());
+
+        std::fill_n(h_.data(), n * H, T(0));
+        for (std::size_t t = 0; t < steps; ++t) {
+            T* xt = xp_.data() + t * n * G;  // becomes the gate activations r, z, n
+            T* ht = hp_.data() + t * n * G;  // h W_hh^T + b_hh, kept for backward
+            const T* h_prev = h_.data() + t * n * H;
+            T* h_next = h_.data() + (t + 1) * n * H;
+            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, n, G, H, T(1), h_prev, H, p_.w_hh, H, T(0),
+                             ht, G);
+            kernels::add_row_vector(n, G, p_.b_hh, ht);
+            for (std::size_t b = 0; b < n; ++b) {
+                T* xb = xt + b * G;
+                const T* hb = ht + b * G;
+                detail::for_each_lane<T>(H, [&](std::size_t j, auto tag) {
+                    using V = decltype(tag);
+                    const V r = detail::sigmoid(detail::load<V>(xb + j) + detail::load<V>(hb + j));
+                    const V z = detail::sigmoid(detail::load<V>(xb + H + j) + detail::load<V>(hb + H + j));
+                    const V nn = xsimd::tanh(detail::load<V>(xb + 2 * H + j) + r * detail::load<V>(hb + 2 * H + j));
+                    const V hp = detail::load<V>(h_prev + b * H + j);
+                    detail::store(xb + j, r);
+                    detail::store(xb + H + j, z);
+                    detail::store(xb + 2 * H + j, nn);
+                    detail::store(h_next + b * H + j, (V(1) - z) * nn + z * hp);
+                });
+            }
+        }
+        if constexpr (ReturnSequences) {
+            ensure_shape(this->y_, std::array<std::size_t, 3>{n, steps, H});
+            detail::swap_batch_and_time(h_.data() + n * H, this->y_.data(), steps, n, H);
+        } else {
+            ensure_shape(this->y_, std::array<std::size_t, 2>{n, H});
+            std::copy_n(h_.data() + steps * n * H, n * H, this->y_.data());
+        }
+        return this->y_;
+    }
+
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        const std::size_t n = n_, steps = steps_;
+        const std::array<std::size_t, 3> gate_shape{steps, n, G};
+        ensure_shape(dxp_, gate_shape);
+        ensure_shape(dhp_, gate_shape);
+        ensure_shape(dh_, std::array<std::size_t, 2>{n, H});
+        std::fill(dh_.begin(), dh_.end(), T(0));
+        T* dh = dh_.data();
+
+        for (std::size_t t = steps; t-- > 0;) {
+            if constexpr (ReturnSequences) {
+                for (std::size_t b = 0; b < n; ++b)
+                    kernels::map(H, dh + b * H, dy.data() + (b * steps + t) * H, dh + b * H,
+                                 [](auto a, auto c) { return a + c; });
+            } else if (t + 1 == steps) {
+                kernels::map(n * H, dh, dy.data(), dh, [](auto a, auto c) { return a + c; });
+            }
+            const T* act = xp_.data() + t * n * G;
+            const T* hpt = hp_.data() + t * n * G;
+            const T* h_prev = h_.data() + t * n * H;
+            T* dxt = dxp_.data() + t * n * G;
+            T* dht = dhp_.data() + t * n * G;
+            for (std::size_t b = 0; b < n; ++b) {
+                const T* ab = act + b * G;
+                const T* hb = hpt + b * G;
+                detail::for_each_lane<T>(H, [&](std::size_t j, auto tag) {
+                    using V = decltype(tag);
+                    const V r = detail::load<V>(ab + j), z = detail::load<V>(ab + H + j),
+                            nn = detail::load<V>(ab + 2 * H + j);
+                    const V dhv = detail::load<V>(dh + b * H + j);
+                    const V hp = detail::load<V>(h_prev + b * H + j);
+                    const V dan = dhv * (V(1) - z) * (V(1) - nn * nn);
+                    const V daz = dhv * (hp - nn) * z * (V(1) - z);
+                    const V dar = dan * detail::load<V>(hb + 2 * H + j) * r * (V(1) - r);
+                    detail::store(dxt + b * G + j, dar);
+                    detail::store(dxt + b * G + H + j, daz);
+                    detail::store(dxt + b * G + 2 * H + j, dan);
+                    detail::store(dht + b * G + j, dar);
+                    detail::store(dht + b * G + H + j, daz);
+                    detail::store(dht + b * G + 2 * H + j, dan * r);
+                    detail::store(dh + b * H + j, dhv * z);  // the direct path; the product below adds the rest
+                });
+            }
+            // dL/dh_{t-1} += dhp_t W_hh
+            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, H, G, T(1), dht, G, p_.w_hh, H, T(1), dh,
+                             H);
+        }
+
+        kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, G, H, steps * n, T(1), dhp_.data(), G,
+                         h_.data(), H, T(1), p_.g_w_hh, H);
+        kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, G, F, steps * n, T(1), dxp_.data(), G,
+                         x_tm_.data(), F, T(1), p_.g_w_ih, F);
+        kernels::accumulate_column_sums(steps * n, G, dxp_.data(), p_.g_b_ih);
+        kernels::accumulate_column_sums(steps * n, G, dhp_.data(), p_.g_b_hh);
+        if (!input_grad) return this->dx_;
+        ensure_shape(dx_tm_, std::array<std::size_t, 3>{steps, n, F});
+        kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, steps * n, F, G, T(1), dxp_.data(), G, p_.w_ih,
+                         F, T(0), dx_tm_.data(), F);
+        input_type& dx = this->input_grad_like(x);
+        detail::swap_batch_and_time(dx_tm_.data(), dx.data(), steps, n, F);
+        return dx;
+    }
+
+private:
+    params p_;
+    std::size_t n_ = 0, steps_ = 0;
+    tensor<T, 3> x_tm_, xp_, hp_, h_, dxp_, dhp_, dx_tm_;
+    tensor<T, 2> dh_;
+};
+
+/// `GRU<Hidden, ReturnSequences = false>` over [time, features].
+template <std::size_t Hidden, bool ReturnSequences = false>
+struct GRU {
+    static_assert(Hidden > 0, "Lepton wiring error: GRU needs at least one hidden unit");
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = gru_layer<T, Backend, In, Index, Hidden, ReturnSequences>;
+};
+
+} // namespace lepton

@@ -1,0 +1,191 @@
+#pragma once
+/// \file
+/// Long short-term memory, `torch.nn.LSTM(batch_first=True)` with one layer:
+/// gates in PyTorch's order (input, forget, cell, output), weights
+/// weight_ih_l0 [4H, F], weight_hh_l0 [4H, H] and separate biases, so weights
+/// move between the two unchanged.
+///
+///   i = s(W_ii x + b_ii + W_hi h + b_hi)   f = s(W_if x + b_if + W_hf h + b_hf)
+///   g = tanh(W_ig x + b_ig + W_hg h + b_hg) o = s(W_io x + b_io + W_ho h + b_ho)
+///   c' = f c + i g                          h' = o tanh(c')
+///
+/// The input projection of all steps is one GEMM; each step adds h W_hh^T with
+/// one more and applies the gates in one vectorised pass. Back-propagation
+/// through time runs one [N, 4H] x [4H, H] product per step; the weight
+/// gradients are two GEMMs over all steps at the end.
+
+#include <algorithm>
+#include <cstddef>
+
+#include "../kernels/elementwise.hpp"
+#include "../kernels/gemm.hpp"
+#include "recurrent.hpp"
+
+namespace lepton {
+
+template <class T, class Backend, class In, std::size_t Index, std::size_t Hidden, bool ReturnSequences>
+class lstm_layer : public detail::layer_base<T, In, detail::recurrent_output<In, Hidden, ReturnSequences>> {
+    static_assert(recurrent_input_must_be_time_by_features<layer_index<Index>, In>::value,
+                  "Lepton wiring error: LSTM needs an input [time, features]");
+    using base = typename lstm_layer::layer_base;
+    static constexpr std::size_t F = In::dims[In::rank - 1];
+    static constexpr std::size_t H = Hidden;
+    static constexpr std::size_t G = 4 * Hidden;
+    using params = detail::recurrent_parameters<T, 4, F, Hidden>;
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    static constexpr const char* kind = "LSTM";
+    static constexpr std::size_t parameter_count = params::count;
+
+    void bind(T* p, T* g) noexcept { p_.bind(p, g); }
+    void initialize(random_engine& rng) { p_.initialize(rng); }
+    template <class Fn>
+    void for_each_parameter(Fn&& f)
+    {
+        p_.for_each(f);
+    }
+
+    const output_type& forward(const input_type& x, context&)
+    {
+        const std::size_t n = x.shape()[0], steps = x.shape()[1];
+        n_ = n, steps_ = steps;
+        ensure_shape(x_tm_, std::array<std::size_t, 3>{steps, n, F});
+        ensure_shape(gates_, std::array<std::size_t, 3>{steps, n, G});
+        ensure_shape(h_, std::array<std::size_t, 3>{steps + 1, n, H});
+        ensure_shape(c_, std::array<std::size_t, 3>{steps + 1, n, H});
+        detail::swap_batch_and_time(x.data(), x_tm_.data(), n, steps, F);
+
+        // All steps' input projections at once, with both biases.
+        kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, steps * n, G, F, T(1), x_tm_.data(), F,
+                         p_.w_ih, F, T(0), gates_.data(), G);
+        bias_.resize(G);
+        for (std::size_t j = 0; j < G; ++j) bias_[j] = p_.b_ih[j] + p_.b_hh[j];
+        kernels::add_row_vector(steps * n, G, bias_.data(), gates_.data());
+
+        std::fill_n(h_.data(), n * H, T(0));
+        std::fill_n(c_.data(), n * H, T(0));
+        for (std::size_t t = 0; t < steps; ++t) {
+            T* gt = gates_.data() + t * n * G;
+            const T* h_prev = h_.data() + t * n * H;
+            const T* c_prev = c_.data() + t * n * H;
+            T* h_next = h_.data() + (t + 1) * n * H;
+            T* c_next = c_.data() + (t + 1) * n * H;
+            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, n, G, H, T(1), h_prev, H, p_.w_hh, H, T(1),
+                             gt, G);
+            for (std::size_t b = 0; b < n; ++b) {
+                T* gb = gt + b * G;
+                detail::for_each_lane<T>(H, [&](std::size_t j, auto tag) {
+                    using V = decltype(tag);
+                    const V i = detail::sigmoid(detail::load<V>(gb + j));
+                    const V f = detail::sigmoid(detail::load<V>(gb + H + j));
+                    const V g = xsimd::tanh(detail::load<V>(gb + 2 * H + j));
+                    const V o = detail::sigmoid(detail::load<V>(gb + 3 * H + j));
+                    const V c = f * detail::load<V>(c_prev + b * H + j) + i * g;
+                    detail::store(gb + j, i);
+                    detail::store(gb + H + j, f);
+                    detail::store(gb + 2 * H + j, g);
+                    detail::store(gb + 3 * H + j, o);
+                    detail::store(c_next + b * H + j, c);
+                    detail::store(h_next + b * H + j, o * xsimd::tanh(c));
+                });
+            }
+        }
+        return write_output(x);
+    }
+
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        const std::size_t n = n_, steps = steps_;
+        ensure_shape(dgates_, std::array<std::size_t, 3>{steps, n, G});
+        ensure_shape(dh_, std::array<std::size_t, 2>{n, H});
+        ensure_shape(dc_, std::array<std::size_t, 2>{n, H});
+        std::fill(dh_.begin(), dh_.end(), T(0));
+        std::fill(dc_.begin(), dc_.end(), T(0));
+        T* dh = dh_.data();
+        T* dc = dc_.data();
+
+        for (std::size_t t = steps; t-- > 0;) {
+            // dL/dh_t from the output of this step, plus what flowed back from step t + 1.
+            if constexpr (ReturnSequences) {
+                for (std::size_t b = 0; b < n; ++b)
+                    kernels::map(H, dh + b * H, dy.data() + (b * steps + t) * H, dh + b * H,
+                                 [](auto a, auto c) { return a + c; });
+            } else if (t + 1 == steps) {
+                kernels::map(n * H, dh, dy.data(), dh, [](auto a, auto c) { return a + c; });
+            }
+            const T* gt = gates_.data() + t * n * G;
+            T* dgt = dgates_.data() + t * n * G;
+            const T* c_prev = c_.data() + t * n * H;
+            const T* c_now = c_.data() + (t + 1) * n * H;
+            for (std::size_t b = 0; b < n; ++b) {
+                const T* gb = gt + b * G;
+                T* db = dgt + b * G;
+                detail::for_each_lane<T>(H, [&](std::size_t j, auto tag) {
+                    using V = decltype(tag);
+                    const V i = detail::load<V>(gb + j), f = detail::load<V>(gb + H + j),
+                            g = detail::load<V>(gb + 2 * H + j), o = detail::load<V>(gb + 3 * H + j);
+                    const V tc = xsimd::tanh(detail::load<V>(c_now + b * H + j));
+                    const V dhv = detail::load<V>(dh + b * H + j);
+                    const V dcv = detail::load<V>(dc + b * H + j) + dhv * o * (V(1) - tc * tc);
+                    detail::store(db + j, dcv * g * i * (V(1) - i));                                 // input gate
+                    detail::store(db + H + j, dcv * detail::load<V>(c_prev + b * H + j) * f * (V(1) - f));  // forget
+                    detail::store(db + 2 * H + j, dcv * i * (V(1) - g * g));                        // cell
+                    detail::store(db + 3 * H + j, dhv * tc * o * (V(1) - o));                        // output
+                    detail::store(dc + b * H + j, dcv * f);
+                });
+            }
+            // dL/dh_{t-1} = dgates_t W_hh
+            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, H, G, T(1), dgt, G, p_.w_hh, H, T(0), dh,
+                             H);
+        }
+
+        // Weight gradients over all steps at once.
+        kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, G, H, steps * n, T(1), dgates_.data(), G,
+                         h_.data(), H, T(1), p_.g_w_hh, H);
+        kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, G, F, steps * n, T(1), dgates_.data(), G,
+                         x_tm_.data(), F, T(1), p_.g_w_ih, F);
+        kernels::accumulate_column_sums(steps * n, G, dgates_.data(), p_.g_b_ih);
+        kernels::accumulate_column_sums(steps * n, G, dgates_.data(), p_.g_b_hh);
+        if (!input_grad) return this->dx_;
+        ensure_shape(dx_tm_, std::array<std::size_t, 3>{steps, n, F});
+        kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, steps * n, F, G, T(1), dgates_.data(), G,
+                         p_.w_ih, F, T(0), dx_tm_.data(), F);
+        input_type& dx = this->input_grad_like(x);
+        detail::swap_batch_and_time(dx_tm_.data(), dx.data(), steps, n, F);
+        return dx;
+    }
+
+private:
+    const output_type& write_output(const input_type& x)
+    {
+        const std::size_t n = n_, steps = steps_;
+        if constexpr (ReturnSequences) {
+            ensure_shape(this->y_, std::array<std::size_t, 3>{n, steps, H});
+            detail::swap_batch_and_time(h_.data() + n * H, this->y_.data(), steps, n, H);
+        } else {
+            ensure_shape(this->y_, std::array<std::size_t, 2>{n, H});
+            std::copy_n(h_.data() + steps * n * H, n * H, this->y_.data());
+        }
+        (void)x;
+        return this->y_;
+    }
+
+    params p_;
+    std::size_t n_ = 0, steps_ = 0;
+    tensor<T, 3> x_tm_, gates_, h_, c_, dgates_, dx_tm_;
+    tensor<T, 2> dh_, dc_;
+    storage<T> bias_;
+};
+
+/// `LSTM<Hidden, ReturnSequences = false>` over [time, features]: the last
+/// hidden state [Hidden], or every step's [time, Hidden].
+template <std::size_t Hidden, bool ReturnSequences = false>
+struct LSTM {
+    static_assert(Hidden > 0, "Lepton wiring error: LSTM needs at least one hidden unit");
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = lstm_layer<T, Backend, In, Index, Hidden, ReturnSequences>;
+};
+
+} // namespace lepton

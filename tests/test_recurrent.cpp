@@ -1,0 +1,122 @@
+// LSTM and GRU: hand-computed forward values, finite-difference gradients in
+// double through several steps, run-time sequence lengths, shape errors.
+#include <doctest/doctest.h>
+
+#include <lepton/lepton.hpp>
+#include <lepton/testing/gradient_check.hpp>
+
+using namespace lepton;
+
+namespace {
+
+template <class Net>
+typename Net::input_type random_sequences(std::size_t batch, std::size_t steps, std::uint64_t seed)
+{
+    typename Net::input_type x({batch, steps, Net::input_shape::dims[1]});
+    random_engine rng(seed);
+    for (auto& v : x) v = rng.uniform(-1.0, 1.0);
+    return x;
+}
+
+template <class Net>
+testing::gradient_report gradients_of(std::size_t batch, std::size_t steps)
+{
+    Net net(5);
+    return testing::check_gradients(net, random_sequences<Net>(batch, steps, 8));
+}
+
+#define CHECK_GRADIENTS(report)                    \
+    do {                                           \
+        const testing::gradient_report r = report; \
+        INFO(r.worst);                             \
+        CHECK(r.checked > 0);                      \
+        CHECK(r.max_relative_error < 1e-6);        \
+    } while (0)
+
+/// Sets a one-unit recurrent layer's parameters: weight_ih, weight_hh, bias_ih, bias_hh in order.
+template <class Net>
+void set_parameters(Net& net, std::initializer_list<double> values)
+{
+    auto it = values.begin();
+    net.for_each_parameter([&](const std::string&, double* data, double*, const parameter_shape& shape) {
+        std::size_t n = 1;
+        for (auto d : shape) n *= d;
+        for (std::size_t i = 0; i < n; ++i) data[i] = *it++;
+    });
+    REQUIRE(it == values.end());
+}
+
+} // namespace
+
+static_assert(std::is_same_v<Sequential<Input<dynamic, 28>, LSTM<128>>::output_shape, Shape<128>>);
+static_assert(std::is_same_v<Sequential<Input<dynamic, 28>, LSTM<16, true>>::output_shape, Shape<dynamic, 16>>);
+static_assert(std::is_same_v<Sequential<Input<28, 28>, GRU<16, true>>::output_shape, Shape<28, 16>>);
+// PyTorch: 4 * (H * F + H * H + 2 * H) for an LSTM, 3 * (...) for a GRU.
+static_assert(Sequential<Input<dynamic, 28>, LSTM<128>>::parameter_count == 4 * (128 * 28 + 128 * 128 + 2 * 128));
+static_assert(Sequential<Input<dynamic, 28>, GRU<128>>::parameter_count == 3 * (128 * 28 + 128 * 128 + 2 * 128));
+
+TEST_CASE("LSTM forward matches values computed by hand, PyTorch gate order i, f, g, o")
+{
+    Network<double, cpu, Input<dynamic, 1>, LSTM<1, true>> net;
+    // weight_ih (i, f, g, o), weight_hh, bias_ih, bias_hh
+    set_parameters(net, {0.5, -0.3, 0.8, 0.2, 0.1, 0.4, -0.6, 0.3, 0.1, 0.2, 0.3, 0.4, 0.05, -0.05, 0.1, -0.1});
+    tensor<double, 3> x({1, 2, 1});
+    x(0, 0, 0) = 1.0;
+    x(0, 1, 0) = -2.0;
+    const auto& y = net.forward(x);
+    CHECK(y(0, 0, 0) == doctest::Approx(0.310488501789).epsilon(1e-10));
+    CHECK(y(0, 1, 0) == doctest::Approx(0.057785765390).epsilon(1e-10));
+}
+
+TEST_CASE("GRU forward matches values computed by hand, PyTorch gate order r, z, n")
+{
+    Network<double, cpu, Input<dynamic, 1>, GRU<1, true>> net;
+    set_parameters(net, {0.5, -0.3, 0.8, 0.1, 0.4, -0.6, 0.1, 0.2, 0.3, 0.05, -0.05, 0.1});
+    tensor<double, 3> x({1, 2, 1});
+    x(0, 0, 0) = 1.0;
+    x(0, 1, 0) = -2.0;
+    const auto& y = net.forward(x);
+    CHECK(y(0, 0, 0) == doctest::Approx(0.442245182877).epsilon(1e-10));
+    CHECK(y(0, 1, 0) == doctest::Approx(0.068932162884).epsilon(1e-10));
+}
+
+TEST_CASE("LSTM gradients through several steps")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, LSTM<5>>>(2, 4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, LSTM<5, true>>>(3, 5)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 4>, LSTM<6, true>, LSTM<3>, Dense<2>>>(2, 3)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<6, 3>, LSTM<9, true>, Flatten, Dense<2>>>(2, 6)));
+}
+
+TEST_CASE("GRU gradients through several steps")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, GRU<5>>>(2, 4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, GRU<5, true>>>(3, 5)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 4>, GRU<6, true>, GRU<3>, Dense<2>>>(2, 3)));
+}
+
+TEST_CASE("one network runs sequences of different lengths")
+{
+    Sequential<Input<dynamic, 3>, LSTM<4, true>, Tanh> net;
+    tensor<float, 3> short_x({2, 3, 3}), long_x({2, 7, 3});
+    short_x.fill(0.5f);
+    long_x.fill(0.5f);
+    CHECK(net.forward(short_x).shape()[1] == 3);
+    const auto& y = net.forward(long_x);
+    CHECK(y.shape()[1] == 7);
+    // The first three steps see the same inputs, so they give the same outputs.
+    const tensor<float, 3> again = net.forward(short_x);
+    const auto& longer = net.forward(long_x);
+    for (std::size_t t = 0; t < 3; ++t)
+        for (std::size_t j = 0; j < 4; ++j) CHECK(longer(1, t, j) == again(1, t, j));
+}
+
+TEST_CASE("a wrong feature size is a shape error naming the shapes")
+{
+    Sequential<Input<dynamic, 28>, LSTM<8>, Dense<10>> net;
+    tensor<float, 3> x({4, 28, 27});
+    x.fill(0);
+    CHECK_THROWS_WITH_AS(net.forward(x), doctest::Contains("expects input of shape [N, T, 28], got [4, 28, 27]"),
+                         shape_error);
+    CHECK(Sequential<Input<dynamic, 28>, LSTM<8>, Dense<10>>::summary().find("[N, T, 28]") != std::string::npos);
+}
