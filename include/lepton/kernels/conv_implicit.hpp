@@ -114,7 +114,7 @@ void implicit_conv(const implicit_conv_geometry& g, const std::size_t* offsets, 
     T* padded = padded_buffer.get(g.padded_size());
     T* wide_out = wide_buffer.get(m * wide);
     pad_image(g, image, padded);
-    gemm_packed(m, wide, g.depth(), T(1), packed_a_reader<T>{packed_w, g.depth()}, implicit_columns<T>{padded, offsets},
+    gemm_packed(m, wide, g.depth(), T(1), packed_a<T>{packed_w, g.depth()}, implicit_columns<T>{padded, offsets},
                 T(0), wide_out, wide, 1);
     for (std::size_t o = 0; o < m; ++o) {
         const T b = bias ? bias[o] : T(0);

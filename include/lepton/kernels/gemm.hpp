@@ -253,24 +253,42 @@ LEPTON_ALWAYS_INLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT 
 
 #endif
 
-/// Rows [m0, m1) of C for one KC slice starting at depth p0, using the packed B
-/// block `pb`; `pack_a(i0, rows, p0, kc, dst)` packs A's rows into MR panels.
+/// An operand packer that already holds its operand in full-depth panels
+/// (`pack_a_full` / `pack_b_full` layout) and lends them instead of copying.
+template <class P>
+concept prepacked_operand = requires(const P& p) {
+    { p.panels() };
+    { p.depth() };
+};
+
+/// Rows [m0, m1) of C for one KC slice starting at depth p0, using B's panels
+/// at `pb` (`b_stride` apart); `pack_a(i0, rows, p0, kc, dst)` packs A's rows
+/// into MR panels unless A is prepacked.
 template <class T, class PackA>
 inline void gemm_row_block(std::size_t m0, std::size_t m1, std::size_t nc, std::size_t p0, std::size_t kc,
-                           PackA& pack_a, const T* pb, T* c, std::size_t ldc, T alpha, T beta)
+                           PackA& pack_a, const T* pb, std::size_t b_stride, T* c, std::size_t ldc, T alpha, T beta)
 {
     using blk = gemm_blocking<T>;
     constexpr int MR = blk::mr, NR = blk::nr;
-    T* pa = thread_scratch_a<T>().get(blk::mc * kc);
+    T* scratch_a = prepacked_operand<PackA> ? nullptr : thread_scratch_a<T>().get(blk::mc * kc);
     for (std::size_t i0 = m0; i0 < m1; i0 += blk::mc) {
         const std::size_t mc = std::min(blk::mc, m1 - i0);
-        pack_a(i0, mc, p0, kc, pa);
+        const T* pa;
+        std::size_t a_stride;
+        if constexpr (prepacked_operand<PackA>) {
+            pa = pack_a.panels() + (i0 / MR) * pack_a.depth() * MR + p0 * MR;
+            a_stride = pack_a.depth() * MR;
+        } else {
+            pack_a(i0, mc, p0, kc, scratch_a);
+            pa = scratch_a;
+            a_stride = kc * MR;
+        }
         for (std::size_t j = 0; j < nc; j += NR) {
-            const T* b_panel = pb + (j / NR) * kc * NR;
+            const T* b_panel = pb + (j / NR) * b_stride;
             const std::size_t cols = std::min<std::size_t>(NR, nc - j);
             for (std::size_t i = 0; i < mc; i += MR) {
                 const std::size_t rows = std::min<std::size_t>(MR, mc - i);
-                micro_kernel<T, MR, blk::vectors_per_row>(kc, pa + (i / MR) * kc * MR, b_panel,
+                micro_kernel<T, MR, blk::vectors_per_row>(kc, pa + (i / MR) * a_stride, b_panel,
                                                           c + (i0 + i) * ldc + j, ldc, rows, cols, alpha, beta);
             }
         }
@@ -357,6 +375,8 @@ inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const 
 ///       op(A) as MR-tall panels, k-major inside a panel, rows past the end zero;
 ///   pack_b(j0, cols, p0, kc, dst): one NR-wide panel, columns [j0, j0 + cols)
 ///       (cols <= NR) x depth [p0, p0 + kc) of op(B), k-major, columns past the end zero.
+/// Either may instead be a `packed_a` / `packed_b`: operands packed once, whose
+/// panels are read in place.
 /// C (m x n, row stride ldc) = alpha * op(A) op(B) + beta * C, on `threads` threads.
 template <class T, class PackA, class PackB>
 void gemm_packed(std::size_t m, std::size_t n, std::size_t k, T alpha, PackA&& pack_a, PackB&& pack_b, T beta, T* c,
@@ -371,31 +391,44 @@ void gemm_packed(std::size_t m, std::size_t n, std::size_t k, T alpha, PackA&& p
         for (std::size_t p0 = 0; p0 < k; p0 += blk::kc) {
             const std::size_t kc = std::min(blk::kc, k - p0);
             const T slice_beta = p0 == 0 ? beta : T(1);
-            T* pb = detail::thread_scratch_b<T>().get(panels * kc * NR);
+            const T* pb;
+            std::size_t b_stride;
+            T* packed_b = nullptr;
+            if constexpr (detail::prepacked_operand<PackB>) {
+                pb = pack_b.panels() + (j0 / NR) * pack_b.depth() * NR + p0 * NR;
+                b_stride = pack_b.depth() * NR;
+            } else {
+                packed_b = detail::thread_scratch_b<T>().get(panels * kc * NR);
+                pb = packed_b;
+                b_stride = kc * NR;
+            }
 
             parallel_region(threads, [&](int t, int nt) {
-                // Pack this thread's share of B panels, then wait for the others.
-                const auto pr = split_range(panels, t, nt);
-                for (std::size_t p = pr.begin; p < pr.end; ++p) {
-                    const std::size_t jj = p * NR;
-                    pack_b(j0 + jj, std::min<std::size_t>(NR, nc - jj), p0, kc, pb + p * kc * NR);
-                }
+                if constexpr (!detail::prepacked_operand<PackB>) {
+                    // Pack this thread's share of B panels, then wait for the others.
+                    const auto pr = split_range(panels, t, nt);
+                    for (std::size_t p = pr.begin; p < pr.end; ++p) {
+                        const std::size_t jj = p * NR;
+                        pack_b(j0 + jj, std::min<std::size_t>(NR, nc - jj), p0, kc, packed_b + p * kc * NR);
+                    }
 #if defined(_OPENMP)
-                if (nt > 1) {
+                    if (nt > 1) {
 #pragma omp barrier
-                }
+                    }
 #endif
+                }
                 // Each thread takes a contiguous band of MR-aligned rows.
                 const auto rr = split_range(row_tasks, t, nt);
                 const std::size_t m0 = rr.begin * blk::mr, m1 = std::min(m, rr.end * blk::mr);
-                if (m0 < m1) detail::gemm_row_block(m0, m1, nc, p0, kc, pack_a, pb, c + j0, ldc, alpha, slice_beta);
+                if (m0 < m1)
+                    detail::gemm_row_block(m0, m1, nc, p0, kc, pack_a, pb, b_stride, c + j0, ldc, alpha, slice_beta);
             });
         }
     }
 }
 
 /// Packs all of op(A) (m x k) once into MR-tall panels of full depth k, for
-/// reuse across many products with `packed_a_reader`.
+/// reuse across many products through `packed_a`.
 template <class T>
 void pack_a_full(transpose ta, std::size_t m, std::size_t k, const T* a, std::size_t lda, T* dst)
 {
@@ -410,19 +443,54 @@ constexpr std::size_t packed_a_size(std::size_t m, std::size_t k)
     return (m + MR - 1) / MR * MR * k;
 }
 
-/// A `pack_a` for `gemm_packed` that copies slices out of a `pack_a_full` buffer.
+/// Packs all of op(B) (k x n) once into NR-wide panels of full depth k, for
+/// reuse across many products through `packed_b`.
 template <class T>
-struct packed_a_reader {
-    const T* packed;
+void pack_b_full(transpose tb, std::size_t k, std::size_t n, const T* b, std::size_t ldb, T* dst)
+{
+    detail::pack_b<T, gemm_blocking<T>::nr>(tb, k, n, b, ldb, dst);
+}
+
+/// Size of the buffer `pack_b_full` fills.
+template <class T>
+constexpr std::size_t packed_b_size(std::size_t k, std::size_t n)
+{
+    constexpr std::size_t NR = gemm_blocking<T>::nr;
+    return (n + NR - 1) / NR * NR * k;
+}
+
+/// A `pack_a_full` buffer lent to `gemm_packed` as its A operand (no copy per product).
+template <class T>
+struct packed_a {
+    const T* data;
     std::size_t k;
-    void operator()(std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc, T* dst) const
-    {
-        constexpr std::size_t MR = gemm_blocking<T>::mr;
-        const std::size_t panels = (rows + MR - 1) / MR;
-        for (std::size_t p = 0; p < panels; ++p)
-            std::memcpy(dst + p * kc * MR, packed + (i0 / MR + p) * k * MR + p0 * MR, kc * MR * sizeof(T));
-    }
+    const T* panels() const { return data; }
+    std::size_t depth() const { return k; }
 };
+
+/// A `pack_b_full` buffer lent to `gemm_packed` as its B operand.
+template <class T>
+struct packed_b {
+    const T* data;
+    std::size_t k;
+    const T* panels() const { return data; }
+    std::size_t depth() const { return k; }
+};
+
+/// C (m x n) = A (m x k, row-major, row stride lda) * B + beta * C with B given
+/// by `pack_b_full` (k x n): the shape of a recurrent step, whose weights are
+/// packed once per sequence and used at every step.
+template <class T>
+void gemm_prepacked_b(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b_packed,
+                      T beta, T* c, std::size_t ldc)
+{
+    constexpr int MR = gemm_blocking<T>::mr;
+    auto pack_a = [&](std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc, T* dst) {
+        detail::pack_a<T, MR>(transpose::no, rows, kc, a + i0 * lda + p0, lda, dst);
+    };
+    gemm_packed(m, n, k, T(1), pack_a, packed_b<T>{b_packed, k}, beta, c, ldc,
+                threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6));
+}
 
 /// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; all row-major.
 /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.

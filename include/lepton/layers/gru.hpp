@@ -61,13 +61,14 @@ public:
         kernels::add_row_vector(steps * n, G, p_.b_ih, xp_.data());
 
         std::fill_n(h_.data(), n * H, T(0));
+        T* whh_t = packed_.get(kernels::packed_b_size<T>(H, G));
+        kernels::pack_b_full(kernels::transpose::yes, H, G, p_.w_hh, H, whh_t);
         for (std::size_t t = 0; t < steps; ++t) {
             T* xt = xp_.data() + t * n * G;  // becomes the gate activations r, z, n
             T* ht = hp_.data() + t * n * G;  // h W_hh^T + b_hh, kept for backward
             const T* h_prev = h_.data() + t * n * H;
             T* h_next = h_.data() + (t + 1) * n * H;
-            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, n, G, H, T(1), h_prev, H, p_.w_hh, H, T(0),
-                             ht, G);
+            kernels::gemm_prepacked_b(n, G, H, h_prev, H, whh_t, T(0), ht, G);
             kernels::add_row_vector(n, G, p_.b_hh, ht);
             for (std::size_t b = 0; b < n; ++b) {
                 T* xb = xt + b * G;
@@ -104,6 +105,8 @@ public:
         ensure_shape(dh_, std::array<std::size_t, 2>{n, H});
         std::fill(dh_.begin(), dh_.end(), T(0));
         T* dh = dh_.data();
+        T* whh = packed_.get(kernels::packed_b_size<T>(G, H));
+        kernels::pack_b_full(kernels::transpose::no, G, H, p_.w_hh, H, whh);
 
         for (std::size_t t = steps; t-- > 0;) {
             if constexpr (ReturnSequences) {
@@ -140,8 +143,7 @@ public:
                 });
             }
             // dL/dh_{t-1} += dhp_t W_hh
-            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, H, G, T(1), dht, G, p_.w_hh, H, T(1), dh,
-                             H);
+            kernels::gemm_prepacked_b(n, H, G, dht, G, whh, T(1), dh, H);
         }
 
         kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, G, H, steps * n, T(1), dhp_.data(), G,
@@ -164,6 +166,7 @@ private:
     std::size_t n_ = 0, steps_ = 0;
     tensor<T, 3> x_tm_, xp_, hp_, h_, dxp_, dhp_, dx_tm_;
     tensor<T, 2> dh_;
+    scratch<T> packed_;
 };
 
 /// `GRU<Hidden, ReturnSequences = false>` over [time, features].

@@ -55,6 +55,7 @@ public:
         ensure_shape(gates_, std::array<std::size_t, 3>{steps, n, G});
         ensure_shape(h_, std::array<std::size_t, 3>{steps + 1, n, H});
         ensure_shape(c_, std::array<std::size_t, 3>{steps + 1, n, H});
+        ensure_shape(tanh_c_, std::array<std::size_t, 3>{steps, n, H});
         detail::swap_batch_and_time(x.data(), x_tm_.data(), n, steps, F);
 
         // All steps' input projections at once, with both biases.
@@ -66,14 +67,17 @@ public:
 
         std::fill_n(h_.data(), n * H, T(0));
         std::fill_n(c_.data(), n * H, T(0));
+        // W_hh^T packed once for all steps.
+        T* whh_t = packed_.get(kernels::packed_b_size<T>(H, G));
+        kernels::pack_b_full(kernels::transpose::yes, H, G, p_.w_hh, H, whh_t);
         for (std::size_t t = 0; t < steps; ++t) {
             T* gt = gates_.data() + t * n * G;
             const T* h_prev = h_.data() + t * n * H;
             const T* c_prev = c_.data() + t * n * H;
             T* h_next = h_.data() + (t + 1) * n * H;
             T* c_next = c_.data() + (t + 1) * n * H;
-            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, n, G, H, T(1), h_prev, H, p_.w_hh, H, T(1),
-                             gt, G);
+            T* tc_next = tanh_c_.data() + t * n * H;
+            kernels::gemm_prepacked_b(n, G, H, h_prev, H, whh_t, T(1), gt, G);
             for (std::size_t b = 0; b < n; ++b) {
                 T* gb = gt + b * G;
                 detail::for_each_lane<T>(H, [&](std::size_t j, auto tag) {
@@ -87,8 +91,10 @@ public:
                     detail::store(gb + H + j, f);
                     detail::store(gb + 2 * H + j, g);
                     detail::store(gb + 3 * H + j, o);
+                    const V tc = xsimd::tanh(c);
                     detail::store(c_next + b * H + j, c);
-                    detail::store(h_next + b * H + j, o * xsimd::tanh(c));
+                    detail::store(tc_next + b * H + j, tc);  // kept for backward
+                    detail::store(h_next + b * H + j, o * tc);
                 });
             }
         }
@@ -105,6 +111,8 @@ public:
         std::fill(dc_.begin(), dc_.end(), T(0));
         T* dh = dh_.data();
         T* dc = dc_.data();
+        T* whh = packed_.get(kernels::packed_b_size<T>(G, H));
+        kernels::pack_b_full(kernels::transpose::no, G, H, p_.w_hh, H, whh);
 
         for (std::size_t t = steps; t-- > 0;) {
             // dL/dh_t from the output of this step, plus what flowed back from step t + 1.
@@ -118,7 +126,7 @@ public:
             const T* gt = gates_.data() + t * n * G;
             T* dgt = dgates_.data() + t * n * G;
             const T* c_prev = c_.data() + t * n * H;
-            const T* c_now = c_.data() + (t + 1) * n * H;
+            const T* tanh_c = tanh_c_.data() + t * n * H;
             for (std::size_t b = 0; b < n; ++b) {
                 const T* gb = gt + b * G;
                 T* db = dgt + b * G;
@@ -126,7 +134,7 @@ public:
                     using V = decltype(tag);
                     const V i = detail::load<V>(gb + j), f = detail::load<V>(gb + H + j),
                             g = detail::load<V>(gb + 2 * H + j), o = detail::load<V>(gb + 3 * H + j);
-                    const V tc = xsimd::tanh(detail::load<V>(c_now + b * H + j));
+                    const V tc = detail::load<V>(tanh_c + b * H + j);
                     const V dhv = detail::load<V>(dh + b * H + j);
                     const V dcv = detail::load<V>(dc + b * H + j) + dhv * o * (V(1) - tc * tc);
                     detail::store(db + j, dcv * g * i * (V(1) - i));                                 // input gate
@@ -137,8 +145,7 @@ public:
                 });
             }
             // dL/dh_{t-1} = dgates_t W_hh
-            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, H, G, T(1), dgt, G, p_.w_hh, H, T(0), dh,
-                             H);
+            kernels::gemm_prepacked_b(n, H, G, dgt, G, whh, T(0), dh, H);
         }
 
         // Weight gradients over all steps at once.
@@ -174,9 +181,10 @@ private:
 
     params p_;
     std::size_t n_ = 0, steps_ = 0;
-    tensor<T, 3> x_tm_, gates_, h_, c_, dgates_, dx_tm_;
+    tensor<T, 3> x_tm_, gates_, h_, c_, tanh_c_, dgates_, dx_tm_;
     tensor<T, 2> dh_, dc_;
     storage<T> bias_;
+    scratch<T> packed_;
 };
 
 /// `LSTM<Hidden, ReturnSequences = false>` over [time, features]: the last
