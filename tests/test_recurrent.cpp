@@ -120,3 +120,81 @@ TEST_CASE("a wrong feature size is a shape error naming the shapes")
                          shape_error);
     CHECK(Sequential<Input<dynamic, 28>, LSTM<8>, Dense<10>>::summary().find("[N, T, 28]") != std::string::npos);
 }
+
+TEST_CASE("Embedding looks rows up, accumulates their gradients and names bad ids")
+{
+    Network<double, cpu, Input<dynamic>, Embedding<5, 3>> net(1);
+    auto w = net.layer<0>().weight();
+    tensor<double, 2> ids({2, 3});
+    ids(0, 0) = 4, ids(0, 1) = 0, ids(0, 2) = 4, ids(1, 0) = 2, ids(1, 1) = 2, ids(1, 2) = 1;
+    const auto& y = net.forward(ids);
+    REQUIRE(y.shape()[2] == 3);
+    for (std::size_t d = 0; d < 3; ++d) {
+        CHECK(y(0, 0, d) == w(4, d));
+        CHECK(y(1, 2, d) == w(1, d));
+    }
+    tensor<double, 3> dy({2, 3, 3});
+    dy.fill(1.0);
+    net.zero_grad();
+    net.backward(dy);
+    std::vector<double> row_grads(5, 0.0);
+    net.for_each_parameter([&](const std::string&, double*, double* grad, const parameter_shape&) {
+        for (std::size_t r = 0; r < 5; ++r) row_grads[r] = grad[r * 3];
+    });
+    // id 4 and id 2 appear twice, 0 and 1 once, 3 never
+    CHECK(row_grads == std::vector<double>{1, 1, 2, 0, 2});
+    ids(1, 1) = 5;
+    CHECK_THROWS_WITH_AS(net.forward(ids),
+                         doctest::Contains("token id 5 at sample 1, position 1 is outside the vocabulary [0, 5)"),
+                         value_error);
+    ids(1, 1) = 1.5;
+    CHECK_THROWS_AS(net.forward(ids), value_error);
+}
+
+TEST_CASE("Embedding, stacked LSTM and a per-step Dense: gradients")
+{
+    using Net = Network<double, cpu, Input<dynamic>, Embedding<7, 4>, LSTM<5, true>, TimeDistributed<Dense<7>>>;
+    Net net(3);
+    tensor<double, 2> ids({2, 4});
+    for (std::size_t i = 0; i < ids.size(); ++i) ids.data()[i] = double((i * 3) % 7);
+    const testing::gradient_report r =
+        testing::check_gradients(net, ids, 7, 1e-5, 64, testing::input_gradient::skip);
+    INFO(r.worst);
+    CHECK(r.checked > 0);
+    CHECK(r.max_relative_error < 1e-6);
+}
+
+TEST_CASE("TimeDistributed applies the same layer at every step")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, TimeDistributed<Dense<4>>, Tanh>>(2, 3)));
+    Network<double, cpu, Input<dynamic, 2>, TimeDistributed<Dense<1, false>>> net;
+    auto w = net.layer<0>().inner().weight();
+    w(0, 0) = 2, w(0, 1) = -1;
+    tensor<double, 3> x({1, 2, 2});
+    x(0, 0, 0) = 1, x(0, 0, 1) = 3, x(0, 1, 0) = 4, x(0, 1, 1) = 5;
+    const auto& y = net.forward(x);
+    CHECK(y(0, 0, 0) == -1.0);
+    CHECK(y(0, 1, 0) == 3.0);
+}
+
+TEST_CASE("CrossEntropyLoss over every step of a sequence")
+{
+    tensor<double, 3> logits({1, 2, 3});
+    logits.fill(0.0);
+    logits(0, 1, 2) = std::log(2.0);  // step 1: softmax = [1/4, 1/4, 1/2]
+    CrossEntropyLoss<double, 3> ce;
+    const std::vector<std::int32_t> labels{0, 2};
+    CHECK(ce(logits, labels) == doctest::Approx((std::log(3.0) + std::log(2.0)) / 2));
+    CHECK(ce.gradient()(0, 1, 2) == doctest::Approx((0.5 - 1) / 2));
+    CHECK(count_correct(logits, std::span<const std::int32_t>(labels)) == 2);  // step 0 ties pick class 0
+}
+
+TEST_CASE("clip_grad_norm scales to the norm asked for, and leaves small gradients alone")
+{
+    std::vector<float> g{3, 4};
+    CHECK(clip_grad_norm(std::span<float>(g), 10.0) == doctest::Approx(5.0));
+    CHECK(g[0] == 3.0f);
+    CHECK(clip_grad_norm(std::span<float>(g), 1.0) == doctest::Approx(5.0));
+    CHECK(g[0] == doctest::Approx(0.6f).epsilon(1e-5));
+    CHECK(g[1] == doctest::Approx(0.8f).epsilon(1e-5));
+}

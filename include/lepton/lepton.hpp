@@ -20,6 +20,7 @@
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/embedding.hpp"
 #include "layers/flatten.hpp"
 #include "layers/geometry.hpp"
 #include "layers/gru.hpp"
@@ -27,6 +28,7 @@
 #include "layers/lstm.hpp"
 #include "layers/pooling.hpp"
 #include "layers/softmax.hpp"
+#include "layers/time_distributed.hpp"
 
 #include "nn/init.hpp"
 #include "nn/network.hpp"
@@ -36,6 +38,7 @@
 #include "losses/mse.hpp"
 
 #include "optim/adam.hpp"
+#include "optim/clip.hpp"
 #include "optim/sgd.hpp"
 
 #include "data/dataset.hpp"

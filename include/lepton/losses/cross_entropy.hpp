@@ -15,14 +15,17 @@
 
 namespace lepton {
 
-template <class T = float>
+/// `Rank` is the rank of the logits including the batch: 2 for [N, classes], 3
+/// for per-step classes of a sequence [N, T, classes] (one label per step, in
+/// the same order, as PyTorch does after flattening N and T).
+template <class T = float, std::size_t Rank = 2>
 class CrossEntropyLoss {
 public:
-    /// Mean over the batch of -log softmax(logits)[label]; stores dL/dlogits.
+    /// Mean over all rows of -log softmax(logits)[label]; stores dL/dlogits.
     /// Throws `value_error` for a label outside [0, classes).
-    T operator()(const tensor<T, 2>& logits, std::span<const std::int32_t> labels)
+    T operator()(const tensor<T, Rank>& logits, std::span<const std::int32_t> labels)
     {
-        const std::size_t n = logits.shape()[0], classes = logits.shape()[1];
+        const std::size_t classes = logits.shape()[Rank - 1], n = logits.size() / classes;
         if (labels.size() != n)
             throw shape_error("lepton: CrossEntropyLoss got " + std::to_string(n) + " rows of logits but " +
                               std::to_string(labels.size()) + " labels");
@@ -49,18 +52,18 @@ public:
         return static_cast<T>(total / double(n));
     }
 
-    /// dL/dlogits of the last call, [N, classes].
-    const tensor<T, 2>& gradient() const noexcept { return grad_; }
+    /// dL/dlogits of the last call, shaped like the logits.
+    const tensor<T, Rank>& gradient() const noexcept { return grad_; }
 
 private:
-    tensor<T, 2> grad_;
+    tensor<T, Rank> grad_;
 };
 
-/// Number of rows whose largest logit is at the label's index.
-template <class T>
-inline std::size_t count_correct(const tensor<T, 2>& logits, std::span<const std::int32_t> labels)
+/// Number of rows (of the last dimension) whose largest logit is at the label's index.
+template <class T, std::size_t Rank>
+inline std::size_t count_correct(const tensor<T, Rank>& logits, std::span<const std::int32_t> labels)
 {
-    const std::size_t n = logits.shape()[0], classes = logits.shape()[1];
+    const std::size_t classes = logits.shape()[Rank - 1], n = logits.size() / classes;
     std::size_t correct = 0;
     for (std::size_t r = 0; r < n; ++r) {
         const T* z = logits.data() + r * classes;

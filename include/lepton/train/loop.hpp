@@ -20,7 +20,7 @@ struct epoch_stats {
 
 /// One epoch: for each batch, zero the gradients, forward, loss, backward, step.
 template <class Net, class Optimizer, class Loader>
-epoch_stats train_epoch(Net& net, Optimizer& optimizer, CrossEntropyLoss<typename Net::value_type>& loss,
+epoch_stats train_epoch(Net& net, Optimizer& optimizer, CrossEntropyLoss<typename Net::value_type, Net::output_shape::rank + 1>& loss,
                         Loader& loader)
 {
     const auto start = std::chrono::steady_clock::now();
@@ -44,7 +44,7 @@ epoch_stats train_epoch(Net& net, Optimizer& optimizer, CrossEntropyLoss<typenam
 
 /// Loss and accuracy in evaluation mode (no dropout, running statistics).
 template <class Net, class Loader>
-epoch_stats evaluate(Net& net, CrossEntropyLoss<typename Net::value_type>& loss, Loader& loader)
+epoch_stats evaluate(Net& net, CrossEntropyLoss<typename Net::value_type, Net::output_shape::rank + 1>& loss, Loader& loader)
 {
     const auto start = std::chrono::steady_clock::now();
     const bool was_training = net.is_training();
