@@ -198,3 +198,28 @@ TEST_CASE("clip_grad_norm scales to the norm asked for, and leaves small gradien
     CHECK(g[0] == doctest::Approx(0.6f).epsilon(1e-5));
     CHECK(g[1] == doctest::Approx(0.8f).epsilon(1e-5));
 }
+
+TEST_CASE("an LSTM carries its state across calls: two halves equal the whole sequence")
+{
+    Network<double, cpu, Input<dynamic, 3>, LSTM<4, true>> net(2);
+    const auto x = random_sequences<decltype(net)>(2, 6, 3);
+    const tensor<double, 3> whole = net.forward(x);
+    tensor<double, 3> first({2, 3, 3}), second({2, 3, 3});
+    for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t t = 0; t < 3; ++t)
+            for (std::size_t f = 0; f < 3; ++f) {
+                first(b, t, f) = x(b, t, f);
+                second(b, t, f) = x(b, t + 3, f);
+            }
+    auto& lstm = net.layer<0>();
+    net.forward(first);
+    lstm.set_initial_state(lstm.final_hidden(), lstm.final_cell());
+    const auto& tail = net.forward(second);
+    for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t t = 0; t < 3; ++t)
+            for (std::size_t j = 0; j < 4; ++j) CHECK(tail(b, t, j) == doctest::Approx(whole(b, t + 3, j)).epsilon(1e-12));
+    tensor<double, 2> wrong({3, 4});
+    CHECK_THROWS_AS(lstm.set_initial_state(wrong, tensor<double, 2>({3, 5})), shape_error);
+    lstm.clear_initial_state();
+    CHECK(net.forward(x)(1, 5, 2) == doctest::Approx(whole(1, 5, 2)).epsilon(1e-12));
+}

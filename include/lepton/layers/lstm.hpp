@@ -16,6 +16,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
+
+#include "../core/error.hpp"
 
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
@@ -47,9 +50,32 @@ public:
         p_.for_each(f);
     }
 
+    /// Starts the following forward passes from these states ([N, Hidden] each)
+    /// instead of zeros, for stateful use such as generating one step at a time.
+    void set_initial_state(const tensor<T, 2>& h0, const tensor<T, 2>& c0)
+    {
+        if (h0.shape() != c0.shape() || h0.shape()[1] != H)
+            throw shape_error("lepton: LSTM initial state must be two [N, " + std::to_string(H) + "] tensors, got " +
+                              shape_string(h0.shape()) + " and " + shape_string(c0.shape()));
+        h0_ = h0;
+        c0_ = c0;
+    }
+    /// Starts from zeros again.
+    void clear_initial_state()
+    {
+        h0_.resize({0, H});
+        c0_.resize({0, H});
+    }
+    /// Hidden and cell state after the last step of the last forward pass, [N, Hidden].
+    tensor<T, 2> final_hidden() const { return state_at(h_, steps_); }
+    tensor<T, 2> final_cell() const { return state_at(c_, steps_); }
+
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = x.shape()[0], steps = x.shape()[1];
+        if (h0_.size() != 0 && h0_.shape()[0] != n)
+            throw shape_error("lepton: LSTM initial state has " + std::to_string(h0_.shape()[0]) +
+                              " rows but the batch has " + std::to_string(n));
         n_ = n, steps_ = steps;
         ensure_shape(x_tm_, std::array<std::size_t, 3>{steps, n, F});
         ensure_shape(gates_, std::array<std::size_t, 3>{steps, n, G});
@@ -65,8 +91,13 @@ public:
         for (std::size_t j = 0; j < G; ++j) bias_[j] = p_.b_ih[j] + p_.b_hh[j];
         kernels::add_row_vector(steps * n, G, bias_.data(), gates_.data());
 
-        std::fill_n(h_.data(), n * H, T(0));
-        std::fill_n(c_.data(), n * H, T(0));
+        if (h0_.size() != 0) {
+            std::copy(h0_.begin(), h0_.end(), h_.begin());
+            std::copy(c0_.begin(), c0_.end(), c_.begin());
+        } else {
+            std::fill_n(h_.data(), n * H, T(0));
+            std::fill_n(c_.data(), n * H, T(0));
+        }
         // W_hh^T packed once for all steps.
         T* whh_t = packed_.get(kernels::packed_b_size<T>(H, G));
         kernels::pack_b_full(kernels::transpose::yes, H, G, p_.w_hh, H, whh_t);
@@ -165,6 +196,14 @@ public:
     }
 
 private:
+    static tensor<T, 2> state_at(const tensor<T, 3>& states, std::size_t t)
+    {
+        const std::size_t n = states.shape()[1];
+        tensor<T, 2> out({n, H});
+        std::copy_n(states.data() + t * n * H, n * H, out.data());
+        return out;
+    }
+
     const output_type& write_output(const input_type& x)
     {
         const std::size_t n = n_, steps = steps_;
@@ -185,6 +224,7 @@ private:
     tensor<T, 2> dh_, dc_;
     storage<T> bias_;
     scratch<T> packed_;
+    tensor<T, 2> h0_, c0_;
 };
 
 /// `LSTM<Hidden, ReturnSequences = false>` over [time, features]: the last
