@@ -3,7 +3,7 @@
 // prints the loss and perplexity per epoch and then samples a paragraph one
 // character at a time, carrying the LSTM states from step to step.
 //
-//   char_lstm [seed=1] [temperature=0.8] [epochs=4] [batches_per_epoch=400] [corpus_dir]
+//   char_lstm [seed=1] [temperature=0.8] [epochs=8] [batches_per_epoch=500] [corpus_dir]
 #include <lepton/lepton.hpp>
 
 #include <algorithm>
@@ -69,8 +69,8 @@ int main(int argc, char** argv)
 {
     const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
     const double temperature = argc > 2 ? std::atof(argv[2]) : 0.8;
-    const int epochs = argc > 3 ? std::atoi(argv[3]) : 4;
-    const std::size_t batches = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 400;
+    const int epochs = argc > 3 ? std::atoi(argv[3]) : 8;
+    const std::size_t batches = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 500;
     const std::string dir = argc > 5 ? argv[5] : "/usr/share/games/fortunes";
 
     const std::string text = read_corpus(dir);

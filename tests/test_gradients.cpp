@@ -4,18 +4,13 @@
 #include <lepton/lepton.hpp>
 #include <lepton/testing/gradient_check.hpp>
 
+#include "gradient_helpers.hpp"
+
 using namespace lepton;
+using lepton_test::random_input;
 
 namespace {
 
-template <class Net>
-typename Net::input_type random_input(std::size_t batch, std::uint64_t seed, double scale = 1.0)
-{
-    typename Net::input_type x(batch_shape<typename Net::input_shape>(batch));
-    random_engine rng(seed);
-    for (auto& v : x) v = scale * rng.uniform(-1.0, 1.0);
-    return x;
-}
 
 template <class Net>
 testing::gradient_report gradients_of(std::size_t batch = 3)
@@ -26,14 +21,6 @@ testing::gradient_report gradients_of(std::size_t batch = 3)
 
 } // namespace
 
-/// Analytic and central-difference gradients of every parameter and of the input agree.
-#define CHECK_GRADIENTS(report)                     \
-    do {                                            \
-        const testing::gradient_report r = report;  \
-        INFO(r.worst);                              \
-        CHECK(r.checked > 0);                       \
-        CHECK(r.max_relative_error < 1e-6);         \
-    } while (0)
 
 TEST_CASE("Dense gradients")
 {

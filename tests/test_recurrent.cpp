@@ -5,6 +5,8 @@
 #include <lepton/lepton.hpp>
 #include <lepton/testing/gradient_check.hpp>
 
+#include "gradient_helpers.hpp"
+
 using namespace lepton;
 
 namespace {
@@ -25,13 +27,6 @@ testing::gradient_report gradients_of(std::size_t batch, std::size_t steps)
     return testing::check_gradients(net, random_sequences<Net>(batch, steps, 8));
 }
 
-#define CHECK_GRADIENTS(report)                    \
-    do {                                           \
-        const testing::gradient_report r = report; \
-        INFO(r.worst);                             \
-        CHECK(r.checked > 0);                      \
-        CHECK(r.max_relative_error < 1e-6);        \
-    } while (0)
 
 /// Sets a one-unit recurrent layer's parameters: weight_ih, weight_hh, bias_ih, bias_hh in order.
 template <class Net>

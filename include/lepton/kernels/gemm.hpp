@@ -86,18 +86,9 @@ struct gemm_blocking {
 
 namespace detail {
 
-template <class T>
-inline scratch<T>& thread_scratch_a()
-{
-    thread_local scratch<T> s;
-    return s;
-}
-template <class T>
-inline scratch<T>& thread_scratch_b()
-{
-    thread_local scratch<T> s;
-    return s;
-}
+/// Tags of the GEMM's per-thread packing buffers.
+struct packed_a_tag {};
+struct packed_b_tag {};
 
 /// Packs rows [0, mc) x columns [0, kc) of op(A) into MR-tall panels,
 /// k-major inside a panel; rows past mc are zero.
@@ -270,7 +261,7 @@ inline void gemm_row_block(std::size_t m0, std::size_t m1, std::size_t nc, std::
 {
     using blk = gemm_blocking<T>;
     constexpr int MR = blk::mr, NR = blk::nr;
-    T* scratch_a = prepacked_operand<PackA> ? nullptr : thread_scratch_a<T>().get(blk::mc * kc);
+    T* scratch_a = prepacked_operand<PackA> ? nullptr : thread_scratch<T, packed_a_tag>().get(blk::mc * kc);
     for (std::size_t i0 = m0; i0 < m1; i0 += blk::mc) {
         const std::size_t mc = std::min(blk::mc, m1 - i0);
         const T* pa;
@@ -398,7 +389,7 @@ void gemm_packed(std::size_t m, std::size_t n, std::size_t k, T alpha, PackA&& p
                 pb = pack_b.panels() + (j0 / NR) * pack_b.depth() * NR + p0 * NR;
                 b_stride = pack_b.depth() * NR;
             } else {
-                packed_b = detail::thread_scratch_b<T>().get(panels * kc * NR);
+                packed_b = thread_scratch<T, detail::packed_b_tag>().get(panels * kc * NR);
                 pb = packed_b;
                 b_stride = kc * NR;
             }

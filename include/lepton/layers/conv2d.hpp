@@ -59,18 +59,9 @@ struct conv2d_shape {
     using output = std::conditional_t<ok, Shape<Out, rows.output(), cols.output()>, invalid_shape>;
 };
 
-template <class T>
-inline scratch<T>& conv_scratch_col()
-{
-    thread_local scratch<T> s;
-    return s;
-}
-template <class T>
-inline scratch<T>& conv_scratch_grad()
-{
-    thread_local scratch<T> s;
-    return s;
-}
+/// Tags of a convolution's per-thread buffers.
+struct im2col_tag {};
+struct col2im_tag {};
 
 } // namespace detail
 
@@ -191,7 +182,7 @@ public:
         }
         kernels::parallel_region(threads, [&](int t, int nt) {
             const auto range = kernels::split_range(n, t, nt);
-            T* col = pointwise ? nullptr : detail::conv_scratch_col<T>().get(group_k * out_pixels);
+            T* col = pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
             for (std::size_t s = range.begin; s < range.end; ++s) {
                 const T* image = x.data() + s * in_channels * in_pixels;
                 T* out = y.data() + s * Out * out_pixels;
@@ -254,8 +245,8 @@ public:
                 gw = own.data();
                 gb = own.data() + weight_count;
             }
-            T* col = implicit || pointwise ? nullptr : detail::conv_scratch_col<T>().get(group_k * out_pixels);
-            T* dcol = implicit_input_grad || pointwise ? nullptr : detail::conv_scratch_grad<T>().get(group_k * out_pixels);
+            T* col = implicit || pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
+            T* dcol = implicit_input_grad || pointwise ? nullptr : thread_scratch<T, detail::col2im_tag>().get(group_k * out_pixels);
             for (std::size_t s = range.begin; s < range.end; ++s) {
                 const T* image = x.data() + s * in_channels * in_pixels;
                 const T* grad_out = dy.data() + s * Out * out_pixels;

@@ -86,14 +86,7 @@ public:
                 });
             }
         }
-        if constexpr (ReturnSequences) {
-            ensure_shape(this->y_, std::array<std::size_t, 3>{n, steps, H});
-            detail::swap_batch_and_time(h_.data() + n * H, this->y_.data(), steps, n, H);
-        } else {
-            ensure_shape(this->y_, std::array<std::size_t, 2>{n, H});
-            std::copy_n(h_.data() + steps * n * H, n * H, this->y_.data());
-        }
-        return this->y_;
+        return detail::write_recurrent_output<ReturnSequences>(h_.data(), n, steps, H, this->y_);
     }
 
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
@@ -109,13 +102,7 @@ public:
         kernels::pack_b_full(kernels::transpose::no, G, H, p_.w_hh, H, whh);
 
         for (std::size_t t = steps; t-- > 0;) {
-            if constexpr (ReturnSequences) {
-                for (std::size_t b = 0; b < n; ++b)
-                    kernels::map(H, dh + b * H, dy.data() + (b * steps + t) * H, dh + b * H,
-                                 [](auto a, auto c) { return a + c; });
-            } else if (t + 1 == steps) {
-                kernels::map(n * H, dh, dy.data(), dh, [](auto a, auto c) { return a + c; });
-            }
+            detail::add_step_output_gradient<ReturnSequences>(dh, dy.data(), t, n, steps, H);
             const T* act = xp_.data() + t * n * G;
             const T* hpt = hp_.data() + t * n * G;
             const T* h_prev = h_.data() + t * n * H;

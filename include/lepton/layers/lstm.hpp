@@ -129,7 +129,7 @@ public:
                 });
             }
         }
-        return write_output(x);
+        return detail::write_recurrent_output<ReturnSequences>(h_.data(), n, steps, H, this->y_);
     }
 
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
@@ -147,13 +147,7 @@ public:
 
         for (std::size_t t = steps; t-- > 0;) {
             // dL/dh_t from the output of this step, plus what flowed back from step t + 1.
-            if constexpr (ReturnSequences) {
-                for (std::size_t b = 0; b < n; ++b)
-                    kernels::map(H, dh + b * H, dy.data() + (b * steps + t) * H, dh + b * H,
-                                 [](auto a, auto c) { return a + c; });
-            } else if (t + 1 == steps) {
-                kernels::map(n * H, dh, dy.data(), dh, [](auto a, auto c) { return a + c; });
-            }
+            detail::add_step_output_gradient<ReturnSequences>(dh, dy.data(), t, n, steps, H);
             const T* gt = gates_.data() + t * n * G;
             T* dgt = dgates_.data() + t * n * G;
             const T* c_prev = c_.data() + t * n * H;
@@ -202,20 +196,6 @@ private:
         tensor<T, 2> out({n, H});
         std::copy_n(states.data() + t * n * H, n * H, out.data());
         return out;
-    }
-
-    const output_type& write_output(const input_type& x)
-    {
-        const std::size_t n = n_, steps = steps_;
-        if constexpr (ReturnSequences) {
-            ensure_shape(this->y_, std::array<std::size_t, 3>{n, steps, H});
-            detail::swap_batch_and_time(h_.data() + n * H, this->y_.data(), steps, n, H);
-        } else {
-            ensure_shape(this->y_, std::array<std::size_t, 2>{n, H});
-            std::copy_n(h_.data() + steps * n * H, n * H, this->y_.data());
-        }
-        (void)x;
-        return this->y_;
     }
 
     params p_;

@@ -13,6 +13,7 @@
 #include <cstddef>
 
 #include "../core/compat.hpp"
+#include "../kernels/elementwise.hpp"
 #include "../nn/init.hpp"
 #include "layer.hpp"
 
@@ -39,6 +40,36 @@ inline void swap_batch_and_time(const T* src, T* dst, std::size_t n, std::size_t
 {
     for (std::size_t b = 0; b < n; ++b)
         for (std::size_t t = 0; t < steps; ++t) std::copy_n(src + (b * steps + t) * f, f, dst + (t * n + b) * f);
+}
+
+/// The layer output from time-major hidden states h [steps + 1, N, H] (h[0] the
+/// initial state): every step, [N, steps, H], or the last step, [N, H].
+template <bool ReturnSequences, class T, class Y>
+inline const Y& write_recurrent_output(const T* h, std::size_t n, std::size_t steps, std::size_t hidden, Y& y)
+{
+    if constexpr (ReturnSequences) {
+        ensure_shape(y, std::array<std::size_t, 3>{n, steps, hidden});
+        swap_batch_and_time(h + n * hidden, y.data(), steps, n, hidden);
+    } else {
+        ensure_shape(y, std::array<std::size_t, 2>{n, hidden});
+        std::copy_n(h + steps * n * hidden, n * hidden, y.data());
+    }
+    return y;
+}
+
+/// dh [N, H] += dL/d(output of step t): from that step's slice of dy with
+/// ReturnSequences, else from dy itself at the last step only.
+template <bool ReturnSequences, class T>
+inline void add_step_output_gradient(T* dh, const T* dy, std::size_t t, std::size_t n, std::size_t steps,
+                                     std::size_t hidden)
+{
+    auto add = [](auto a, auto b) { return a + b; };
+    if constexpr (ReturnSequences) {
+        for (std::size_t b = 0; b < n; ++b)
+            kernels::map(hidden, dh + b * hidden, dy + (b * steps + t) * hidden, dh + b * hidden, add);
+    } else if (t + 1 == steps) {
+        kernels::map(n * hidden, dh, dy, dh, add);
+    }
 }
 
 /// The logistic function on a batch or a scalar.

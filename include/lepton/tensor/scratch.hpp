@@ -34,4 +34,13 @@ private:
     std::size_t capacity_ = 0;
 };
 
+/// This thread's scratch buffer for the purpose `Tag`: kernels running inside a
+/// parallel region each get their own, and keep it across calls.
+template <class T, class Tag>
+inline scratch<T>& thread_scratch()
+{
+    thread_local scratch<T> buffer;
+    return buffer;
+}
+
 } // namespace lepton
