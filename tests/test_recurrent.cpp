@@ -218,3 +218,45 @@ TEST_CASE("an LSTM carries its state across calls: two halves equal the whole se
     lstm.clear_initial_state();
     CHECK(net.forward(x)(1, 5, 2) == doctest::Approx(whole(1, 5, 2)).epsilon(1e-12));
 }
+
+TEST_CASE("Bidirectional gradients, with every step and with the last states")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, Bidirectional<LSTM<4, true>>>>(2, 4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, Bidirectional<GRU<3>>, Dense<2>>>(2, 5)));
+}
+
+TEST_CASE("Bidirectional: the forward half is the plain layer, the reverse half reads the sequence backwards")
+{
+    using Bi = Network<double, cpu, Input<dynamic, 2>, Bidirectional<LSTM<3, true>>>;
+    using Uni = Network<double, cpu, Input<dynamic, 2>, LSTM<3, true>>;
+    static_assert(std::is_same_v<Bi::output_shape, Shape<dynamic, 6>>);
+    static_assert(Bi::parameter_count == 2 * Uni::parameter_count);
+    Bi bi(4);
+    Uni forward_only(0), reverse_only(0);
+    std::vector<std::string> names;
+    const auto bi_params = bi.parameters();
+    std::copy_n(bi_params.begin(), Uni::parameter_count, forward_only.parameters().begin());
+    bi.for_each_parameter([&](const std::string& name, double*, double*, const parameter_shape&) { names.push_back(name); });
+    CHECK(names.back() == "0.bias_hh_l0_reverse");
+    // The reverse copy's slice follows the forward one's in the flat buffer.
+    std::size_t offset = 0;
+    bi.for_each_parameter([&](const std::string& name, double* data, double*, const parameter_shape&) {
+        if (name == "0.weight_ih_l0_reverse") offset = std::size_t(data - bi.parameters().data());
+    });
+    std::copy_n(bi_params.begin() + std::ptrdiff_t(offset), Uni::parameter_count, reverse_only.parameters().begin());
+
+    const auto x = random_sequences<Bi>(2, 5, 3);
+    tensor<double, 3> reversed({2, 5, 2});
+    for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t t = 0; t < 5; ++t)
+            for (std::size_t f = 0; f < 2; ++f) reversed(b, t, f) = x(b, 4 - t, f);
+    const auto& y = bi.forward(x);
+    const tensor<double, 3> a = forward_only.forward(x);
+    const tensor<double, 3> r = reverse_only.forward(reversed);
+    for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t t = 0; t < 5; ++t)
+            for (std::size_t j = 0; j < 3; ++j) {
+                CHECK(y(b, t, j) == doctest::Approx(a(b, t, j)).epsilon(1e-12));
+                CHECK(y(b, t, 3 + j) == doctest::Approx(r(b, 4 - t, j)).epsilon(1e-12));
+            }
+}

@@ -17,6 +17,7 @@
 
 #include "layers/activation.hpp"
 #include "layers/batchnorm.hpp"
+#include "layers/bidirectional.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
