@@ -106,6 +106,13 @@ inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std
                     for (int r = 0; r < MR; ++r)
                         dst[k * MR + r] = static_cast<std::size_t>(r) < rows ? a[(i0 + r) * lda + k] : T(0);
             }
+        } else if (rows == MR) {
+            // A constant-length copy compiles to a few moves; a variable one to a memmove call per k.
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T* src = a + k * lda + i0;
+#pragma GCC unroll 16
+                for (int r = 0; r < MR; ++r) dst[k * MR + r] = src[r];
+            }
         } else {
             for (std::size_t k = 0; k < kc; ++k) {
                 const T* src = a + k * lda + i0;
@@ -129,7 +136,13 @@ inline void pack_b(transpose tb, std::size_t kc, std::size_t nc, const T* b, std
                 const T* src = b + k * ldb + j0;
                 T* d = dst + k * NR;
                 if (cols == NR) {
+                    // Whole vectors: a copy loop here would become a call to memmove per row.
+#if !defined(LEPTON_GEMM_SCALAR)
+                    using vec = simd::batch<T>;
+                    for (int c = 0; c < NR; c += int(vec::size)) vec::load_unaligned(src + c).store_aligned(d + c);
+#else
                     for (int c = 0; c < NR; ++c) d[c] = src[c];
+#endif
                 } else {
                     for (std::size_t c = 0; c < cols; ++c) d[c] = src[c];
                     for (std::size_t c = cols; c < NR; ++c) d[c] = T(0);
