@@ -260,3 +260,35 @@ TEST_CASE("Bidirectional: the forward half is the plain layer, the reverse half 
                 CHECK(y(b, t, 3 + j) == doctest::Approx(r(b, 4 - t, j)).epsilon(1e-12));
             }
 }
+
+TEST_CASE("gradients with a non-zero initial state, and GRU state carried across calls")
+{
+    using L = Network<double, cpu, Input<dynamic, 3>, LSTM<4, true>>;
+    L lstm_net(6);
+    tensor<double, 2> h0({2, 4}), c0({2, 4});
+    random_engine rng(12);
+    for (auto& v : h0) v = rng.uniform(-0.5, 0.5);
+    for (auto& v : c0) v = rng.uniform(-0.5, 0.5);
+    lstm_net.layer<0>().set_initial_state(h0, c0);
+    CHECK_GRADIENTS(testing::check_gradients(lstm_net, random_sequences<L>(2, 4, 3)));
+
+    using G = Network<double, cpu, Input<dynamic, 3>, GRU<4>>;
+    G gru_net(6);
+    gru_net.layer<0>().set_initial_state(h0);
+    CHECK_GRADIENTS(testing::check_gradients(gru_net, random_sequences<G>(2, 4, 3)));
+
+    // Two halves with the state carried equal the whole sequence.
+    using GS = Network<double, cpu, Input<dynamic, 3>, GRU<4, true>>;
+    GS net(2);
+    const auto x = random_sequences<GS>(1, 6, 5);
+    const tensor<double, 3> whole = net.forward(x);
+    tensor<double, 3> first({1, 3, 3}), second({1, 3, 3});
+    for (std::size_t t = 0; t < 3; ++t)
+        for (std::size_t f = 0; f < 3; ++f) first(0, t, f) = x(0, t, f), second(0, t, f) = x(0, t + 3, f);
+    auto& gru = net.layer<0>();
+    net.forward(first);
+    gru.set_initial_state(gru.final_hidden());
+    const auto& tail = net.forward(second);
+    for (std::size_t t = 0; t < 3; ++t)
+        for (std::size_t j = 0; j < 4; ++j) CHECK(tail(0, t, j) == doctest::Approx(whole(0, t + 3, j)).epsilon(1e-12));
+}

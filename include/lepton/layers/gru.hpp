@@ -13,6 +13,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
+
+#include "../core/error.hpp"
 
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
@@ -44,9 +47,31 @@ public:
         p_.for_each(f);
     }
 
+    /// Starts the following forward passes from this hidden state ([N, Hidden])
+    /// instead of zeros, for stateful use.
+    void set_initial_state(const tensor<T, 2>& h0)
+    {
+        if (h0.shape()[1] != H)
+            throw shape_error("lepton: GRU initial state must be [N, " + std::to_string(H) + "], got " +
+                              shape_string(h0.shape()));
+        h0_ = h0;
+    }
+    /// Starts from zeros again.
+    void clear_initial_state() { h0_.resize({0, H}); }
+    /// Hidden state after the last step of the last forward pass, [N, Hidden].
+    tensor<T, 2> final_hidden() const
+    {
+        tensor<T, 2> out({n_, H});
+        std::copy_n(h_.data() + steps_ * n_ * H, n_ * H, out.data());
+        return out;
+    }
+
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = x.shape()[0], steps = x.shape()[1];
+        if (h0_.size() != 0 && h0_.shape()[0] != n)
+            throw shape_error("lepton: GRU initial state has " + std::to_string(h0_.shape()[0]) +
+                              " rows but the batch has " + std::to_string(n));
         n_ = n, steps_ = steps;
         const std::array<std::size_t, 3> gate_shape{steps, n, G};
         ensure_shape(x_tm_, std::array<std::size_t, 3>{steps, n, F});
@@ -60,7 +85,10 @@ public:
                          p_.w_ih, F, T(0), xp_.data(), G);
         kernels::add_row_vector(steps * n, G, p_.b_ih, xp_.data());
 
-        std::fill_n(h_.data(), n * H, T(0));
+        if (h0_.size() != 0)
+            std::copy(h0_.begin(), h0_.end(), h_.begin());
+        else
+            std::fill_n(h_.data(), n * H, T(0));
         T* whh_t = packed_.get(kernels::packed_b_size<T>(H, G));
         kernels::pack_b_full(kernels::transpose::yes, H, G, p_.w_hh, H, whh_t);
         for (std::size_t t = 0; t < steps; ++t) {
@@ -152,7 +180,7 @@ private:
     params p_;
     std::size_t n_ = 0, steps_ = 0;
     tensor<T, 3> x_tm_, xp_, hp_, h_, dxp_, dhp_, dx_tm_;
-    tensor<T, 2> dh_;
+    tensor<T, 2> dh_, h0_;
     scratch<T> packed_;
 };
 
