@@ -463,23 +463,19 @@ constexpr std::size_t packed_b_size(std::size_t k, std::size_t n)
     return (n + NR - 1) / NR * NR * k;
 }
 
-/// A `pack_a_full` buffer lent to `gemm_packed` as its A operand (no copy per product).
+/// A `pack_a_full` or `pack_b_full` buffer of depth k, lent to `gemm_packed`
+/// as an operand whose panels are read in place (no copy per product).
 template <class T>
-struct packed_a {
+struct prepacked {
     const T* data;
     std::size_t k;
     const T* panels() const { return data; }
     std::size_t depth() const { return k; }
 };
-
-/// A `pack_b_full` buffer lent to `gemm_packed` as its B operand.
 template <class T>
-struct packed_b {
-    const T* data;
-    std::size_t k;
-    const T* panels() const { return data; }
-    std::size_t depth() const { return k; }
-};
+using packed_a = prepacked<T>;
+template <class T>
+using packed_b = prepacked<T>;
 
 /// C (m x n) = A (m x k, row-major, row stride lda) * B + beta * C with B given
 /// by `pack_b_full` (k x n): the shape of a recurrent step, whose weights are
