@@ -24,28 +24,17 @@
 namespace lepton {
 
 template <class T, class Backend, class In, std::size_t Index, std::size_t Hidden, bool ReturnSequences>
-class gru_layer : public detail::layer_base<T, In, detail::recurrent_output<In, Hidden, ReturnSequences>> {
+class gru_layer : public detail::recurrent_base<T, In, Hidden, 3, ReturnSequences> {
     static_assert(recurrent_input_must_be_time_by_features<layer_index<Index>, In>::value,
                   "Lepton wiring error: GRU needs an input [time, features]");
-    using base = typename gru_layer::layer_base;
-    static constexpr std::size_t F = In::dims[In::rank - 1];
-    static constexpr std::size_t H = Hidden;
-    static constexpr std::size_t G = 3 * Hidden;
-    using params = detail::recurrent_parameters<T, 3, F, Hidden>;
+    using base = detail::recurrent_base<T, In, Hidden, 3, ReturnSequences>;
+    using base::F, base::H, base::G;
+    using base::p_, base::n_, base::steps_;
 
 public:
     using typename base::input_type;
     using typename base::output_type;
     static constexpr const char* kind = "GRU";
-    static constexpr std::size_t parameter_count = params::count;
-
-    void bind(T* p, T* g) noexcept { p_.bind(p, g); }
-    void initialize(random_engine& rng) { p_.initialize(rng); }
-    template <class Fn>
-    void for_each_parameter(Fn&& f)
-    {
-        p_.for_each(f);
-    }
 
     /// Starts the following forward passes from this hidden state ([N, Hidden])
     /// instead of zeros, for stateful use.
@@ -177,8 +166,6 @@ public:
     }
 
 private:
-    params p_;
-    std::size_t n_ = 0, steps_ = 0;
     tensor<T, 3> x_tm_, xp_, hp_, h_, dxp_, dhp_, dx_tm_;
     tensor<T, 2> dh_, h0_;
     scratch<T> packed_;

@@ -140,5 +140,31 @@ struct recurrent_parameters {
     }
 };
 
+/// What LSTM and GRU layers share: sizes, the parameter block with PyTorch's
+/// names, and the batch and length of the last forward pass.
+template <class T, class In, std::size_t Hidden, std::size_t Gates, bool ReturnSequences>
+class recurrent_base : public layer_base<T, In, recurrent_output<In, Hidden, ReturnSequences>> {
+protected:
+    static constexpr std::size_t F = In::dims[In::rank - 1];
+    static constexpr std::size_t H = Hidden;
+    static constexpr std::size_t G = Gates * Hidden;
+    using params = recurrent_parameters<T, Gates, F, Hidden>;
+
+public:
+    static constexpr std::size_t parameter_count = params::count;
+
+    void bind(T* p, T* g) noexcept { p_.bind(p, g); }
+    void initialize(random_engine& rng) { p_.initialize(rng); }
+    template <class Fn>
+    void for_each_parameter(Fn&& f)
+    {
+        p_.for_each(f);
+    }
+
+protected:
+    params p_;
+    std::size_t n_ = 0, steps_ = 0;
+};
+
 } // namespace detail
 } // namespace lepton
