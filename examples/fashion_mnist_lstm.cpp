@@ -17,9 +17,9 @@ int main(int argc, char** argv)
 
     auto train = data::images_as_row_sequences(data::fashion_mnist_train());
     auto test = data::images_as_row_sequences(data::fashion_mnist_test());
-    const float mean = 0.2860f, stddev = 0.3530f;
-    train.features = (train.features - mean) / stddev;
-    test.features = (test.features - mean) / stddev;
+    // Standardise pixels with the training set's mean and standard deviation.
+    data::standardize(train, data::fashion_mnist_mean, data::fashion_mnist_stddev);
+    data::standardize(test, data::fashion_mnist_mean, data::fashion_mnist_stddev);
 
     Net net(seed);
     std::printf("%s", Net::summary().c_str());

@@ -14,9 +14,8 @@ int main(int argc, char** argv)
     auto train = data::fashion_mnist_train();
     auto test = data::fashion_mnist_test();
     // Standardise pixels with the training set's mean and standard deviation.
-    const float mean = 0.2860f, stddev = 0.3530f;
-    train.features = (train.features - mean) / stddev;
-    test.features = (test.features - mean) / stddev;
+    data::standardize(train, data::fashion_mnist_mean, data::fashion_mnist_stddev);
+    data::standardize(test, data::fashion_mnist_mean, data::fashion_mnist_stddev);
 
     const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 3;
     MLP net(seed);

@@ -25,6 +25,17 @@ struct Dataset {
     std::size_t size() const noexcept { return labels.size(); }
 };
 
+/// Standardises every feature in place: (x - mean) / stddev, one xtensor expression.
+template <class T, std::size_t SampleRank>
+void standardize(Dataset<T, SampleRank>& data, T mean, T stddev)
+{
+    data.features = (data.features - mean) / stddev;
+}
+
+/// Fashion-MNIST's pixel mean and standard deviation over the training set (pixels in [0, 1]).
+inline constexpr float fashion_mnist_mean = 0.2860f;
+inline constexpr float fashion_mnist_stddev = 0.3530f;
+
 /// Hands out batches of a data set in a seeded random order (or in order).
 /// The batch buffers are reused: the loader allocates only when the batch size changes.
 template <class T, std::size_t SampleRank>
