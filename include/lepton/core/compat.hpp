@@ -8,6 +8,7 @@
 /// file and calls the renamed functions through `lepton::simd`.
 
 #ifndef XTENSOR_USE_XSIMD
+/// xtensor evaluates its expressions with xsimd batches.
 #define XTENSOR_USE_XSIMD 1
 #endif
 
@@ -30,6 +31,7 @@ namespace lepton::simd {
 template <class T>
 using batch = xsimd::batch<T>;
 
+/// Lanes in `batch<T>`.
 template <class T>
 inline constexpr std::size_t width = batch<T>::size;
 
@@ -77,6 +79,7 @@ inline T select(bool condition, T a, T b) noexcept
 {
     return condition ? a : b;
 }
+/// `xsimd::select` for batches.
 template <class B, class C>
 inline B select(const C& condition, const B& a, const B& b) noexcept
 {

@@ -12,10 +12,13 @@
 
 namespace lepton {
 
+/// Lepton's seeded generator (mt19937_64): the same numbers on every compiler.
 class random_engine {
 public:
+    /// A generator seeded with `seed`.
     explicit random_engine(std::uint64_t seed = 42) : engine_(seed) {}
 
+    /// Restarts the sequence from `s`.
     void seed(std::uint64_t s) { engine_.seed(s); has_spare_ = false; }
 
     /// 64 random bits.

@@ -15,7 +15,9 @@ inline constexpr std::size_t dynamic = static_cast<std::size_t>(-1);
 /// The shape of one sample, e.g. `Shape<1, 28, 28>` (channels, height, width).
 template <std::size_t... Dims>
 struct Shape {
+    /// Number of dimensions.
     static constexpr std::size_t rank = sizeof...(Dims);
+    /// The dimensions.
     static constexpr std::array<std::size_t, rank> dims{Dims...};
     /// Whether some dimension is `dynamic` (sized at run time).
     static constexpr bool has_dynamic = ((Dims == dynamic) || ...);
@@ -35,15 +37,22 @@ struct Shape {
 /// Stands for the output of a layer whose wiring check failed: later layers
 /// accept it silently so a mis-wired network reports one error, not a cascade.
 struct invalid_shape {
+    /// Placeholder rank.
     static constexpr std::size_t rank = 1;
+    /// Never dynamic.
     static constexpr bool has_dynamic = false;
+    /// Placeholder size.
     static constexpr std::size_t size = 1;
+    /// Placeholder dimensions.
     static constexpr std::array<std::size_t, 1> dims{1};
+    /// "[invalid]"
     static std::string str() { return "[invalid]"; }
 };
 
+/// Whether `S` is `invalid_shape`.
 template <class S>
 inline constexpr bool is_invalid_shape = false;
+/// `invalid_shape` is.
 template <>
 inline constexpr bool is_invalid_shape<invalid_shape> = true;
 

@@ -19,9 +19,12 @@ namespace lepton::data {
 /// Samples [N, sample dims...] with one integer class label each.
 template <class T, std::size_t SampleRank>
 struct Dataset {
+    /// Samples [N, sample dims...].
     tensor<T, SampleRank + 1> features;
+    /// One class label per sample.
     std::vector<std::int32_t> labels;
 
+    /// Number of samples.
     std::size_t size() const noexcept { return labels.size(); }
 };
 
@@ -34,6 +37,7 @@ void standardize(Dataset<T, SampleRank>& data, T mean, T stddev)
 
 /// Fashion-MNIST's pixel mean and standard deviation over the training set (pixels in [0, 1]).
 inline constexpr float fashion_mnist_mean = 0.2860f;
+/// See `fashion_mnist_mean`.
 inline constexpr float fashion_mnist_stddev = 0.3530f;
 
 /// Hands out batches of a data set in a seeded random order (or in order).
@@ -41,10 +45,14 @@ inline constexpr float fashion_mnist_stddev = 0.3530f;
 template <class T, std::size_t SampleRank>
 class BatchLoader {
 public:
+    /// Features of one batch [batch, sample dims...].
     using batch_type = tensor<T, SampleRank + 1>;
 
+    /// One batch: features and their labels.
     struct batch {
+        /// The batch features (a buffer the loader reuses).
         const batch_type& features;
+        /// The labels of the batch samples.
         std::span<const std::int32_t> labels;
     };
 
@@ -58,6 +66,7 @@ public:
 
     /// Number of batches per epoch (the last one may be smaller).
     std::size_t batches() const noexcept { return (order_.size() + batch_size_ - 1) / batch_size_; }
+    /// Number of samples in the data set.
     std::size_t samples() const noexcept { return order_.size(); }
 
     /// Starts a new epoch: a fresh permutation when shuffling (Fisher-Yates).
@@ -70,6 +79,7 @@ public:
     /// A transform applied to every batch after it is gathered (augmentation):
     /// f(features, generator). The generator is the loader's own, so runs repeat.
     using transform_type = std::function<void(batch_type&, random_engine&)>;
+    /// Sets the per-batch transform (an empty function removes it).
     void set_transform(transform_type f) { transform_ = std::move(f); }
 
     /// Batch `b` of the current epoch (valid until the next call).

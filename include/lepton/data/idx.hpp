@@ -21,7 +21,9 @@ namespace lepton::data {
 
 /// The contents of an IDX file of unsigned bytes.
 struct idx_array {
+    /// Dimensions from the file header.
     std::vector<std::size_t> dims;
+    /// The values, row-major.
     std::vector<std::uint8_t> values;
 };
 

@@ -60,16 +60,21 @@ struct gemm_blocking {
     static constexpr int vectors_per_row = 4;
     static constexpr int mr = 4;
 #else
+    /// Lanes per vector.
     static constexpr int width = static_cast<int>(simd::width<T>);
+    /// Vectors across one row of the register tile.
     static constexpr int vectors_per_row = 2;
     /// Accumulators MR x 2 plus two B vectors and one broadcast fill the register file.
     static constexpr int mr = simd::vector_registers == 32 ? 14 : 6;
 #endif
+    /// Columns of the register tile.
     static constexpr int nr = width * vectors_per_row;
 #if !defined(LEPTON_GEMM_MC_PANELS)
+/// Register-tile rows per A block (`mc = mr * LEPTON_GEMM_MC_PANELS`); define it to tune.
 #define LEPTON_GEMM_MC_PANELS 16
 #endif
 #if !defined(LEPTON_GEMM_NC)
+/// Columns of a B block (rounded down to a multiple of nr); define it to tune.
 #define LEPTON_GEMM_NC 4096
 #endif
 #if defined(LEPTON_GEMM_KC)
@@ -81,6 +86,7 @@ struct gemm_blocking {
     static constexpr std::size_t kc = std::min<std::size_t>(512, 24576 / (static_cast<std::size_t>(nr) * sizeof(T)));
 #endif
     static constexpr std::size_t mc = static_cast<std::size_t>(mr) * LEPTON_GEMM_MC_PANELS;  ///< A block in L2
+    /// B block in L3.
     static constexpr std::size_t nc = LEPTON_GEMM_NC / static_cast<std::size_t>(nr) * static_cast<std::size_t>(nr);
 };
 
@@ -467,13 +473,19 @@ constexpr std::size_t packed_b_size(std::size_t k, std::size_t n)
 /// as an operand whose panels are read in place (no copy per product).
 template <class T>
 struct prepacked {
+    /// The packed panels.
     const T* data;
+    /// Depth the panels were packed with.
     std::size_t k;
+    /// The packed panels.
     const T* panels() const { return data; }
+    /// Depth the panels were packed with.
     std::size_t depth() const { return k; }
 };
+/// A prepacked A operand.
 template <class T>
 using packed_a = prepacked<T>;
+/// A prepacked B operand.
 template <class T>
 using packed_b = prepacked<T>;
 

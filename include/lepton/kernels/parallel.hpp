@@ -51,8 +51,12 @@ inline void parallel_region(int threads, Body&& body)
 
 /// Splits [0, n) into `parts` near-equal contiguous ranges; returns range `part`.
 struct range {
+    ///@{
+    /// First index and one past the last.
     std::size_t begin, end;
+    ///@}
 };
+/// Range `part` of [0, n) split into `parts` near-equal ranges.
 inline range split_range(std::size_t n, int part, int parts) noexcept
 {
     const std::size_t p = static_cast<std::size_t>(parts), i = static_cast<std::size_t>(part);

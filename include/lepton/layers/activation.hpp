@@ -16,44 +16,63 @@ namespace lepton {
 
 namespace activation {
 
+/// max(x, 0).
 struct relu {
+    /// Name of the activation, shown in summaries.
     static constexpr const char* name = "ReLU";
+    /// f(x), on an xsimd batch or a scalar.
     template <class V>
     static V forward(V x) { return xsimd::max(x, V(0)); }
+    /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
     static V backward(V, V y, V dy) { return simd::select(y > V(0), dy, V(0)); }
 };
 
+/// x for x > 0, Slope * x otherwise.
 template <double Slope>
 struct leaky_relu {
+    /// Name of the activation, shown in summaries.
     static constexpr const char* name = "LeakyReLU";
+    /// f(x), on an xsimd batch or a scalar.
     template <class V>
     static V forward(V x) { return simd::select(x > V(0), x, x * V(Slope)); }
+    /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
     static V backward(V x, V, V dy) { return simd::select(x > V(0), dy, dy * V(Slope)); }
 };
 
+/// 1 / (1 + exp(-x)).
 struct sigmoid {
+    /// Name of the activation, shown in summaries.
     static constexpr const char* name = "Sigmoid";
+    /// f(x), on an xsimd batch or a scalar.
     template <class V>
     static V forward(V x) { return V(1) / (V(1) + xsimd::exp(-x)); }
+    /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
     static V backward(V, V y, V dy) { return dy * y * (V(1) - y); }
 };
 
+/// tanh(x).
 struct tanh {
+    /// Name of the activation, shown in summaries.
     static constexpr const char* name = "Tanh";
+    /// f(x), on an xsimd batch or a scalar.
     template <class V>
     static V forward(V x) { return xsimd::tanh(x); }
+    /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
     static V backward(V, V y, V dy) { return dy * (V(1) - y * y); }
 };
 
 /// GELU with the exact Gaussian CDF, as `torch.nn.GELU()` (approximate='none').
 struct gelu {
+    /// Name of the activation, shown in summaries.
     static constexpr const char* name = "GELU";
+    /// f(x), on an xsimd batch or a scalar.
     template <class V>
     static V forward(V x) { return V(0.5) * x * (V(1) + xsimd::erf(x * V(0.70710678118654752440))); }
+    /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
     static V backward(V x, V, V dy)
     {
@@ -73,8 +92,10 @@ class activation_layer : public detail::layer_base<T, In, In> {
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = Fn::name;
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         output_type& y = this->output_like(x);
@@ -82,6 +103,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;

@@ -21,6 +21,7 @@ struct batchnorm_input_rank_must_be {
     static constexpr bool value = is_invalid_shape<Got> || Got::rank == Rank;
 };
 
+/// What `BatchNorm2D / BatchNorm1D` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Rank, double Momentum, double Eps>
 class batchnorm_layer : public detail::layer_base<T, In, In> {
     static_assert(batchnorm_input_rank_must_be<layer_index<Index>, In, Rank>::value,
@@ -32,11 +33,14 @@ class batchnorm_layer : public detail::layer_base<T, In, In> {
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = Rank == 3 ? "BatchNorm2D" : "BatchNorm1D";
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = 2 * channels;
 
     batchnorm_layer() : running_mean_(channels, T(0)), running_var_(channels, T(1)), mean_(channels), inv_std_(channels) {}
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
         gamma_ = params;
@@ -44,6 +48,7 @@ public:
         dgamma_ = grads;
         dbeta_ = grads + channels;
     }
+    /// Initialises the parameters.
     void initialize(random_engine&)
     {
         std::fill(gamma_, gamma_ + channels, T(1));
@@ -51,6 +56,7 @@ public:
         std::fill(running_mean_.begin(), running_mean_.end(), T(0));
         std::fill(running_var_.begin(), running_var_.end(), T(1));
     }
+    /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class F>
     void for_each_parameter(F&& f)
     {
@@ -60,8 +66,10 @@ public:
 
     /// Running statistics (PyTorch buffers `running_mean`, `running_var`).
     std::vector<T>& running_mean() noexcept { return running_mean_; }
+    /// See `running_mean()`.
     std::vector<T>& running_var() noexcept { return running_var_; }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)
     {
         const std::size_t n = this->batch_of(x);
@@ -100,6 +108,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = this->batch_of(x);
@@ -158,6 +167,7 @@ private:
 /// `BatchNorm2D<Momentum = 0.1, Eps = 1e-5>` over [channels, height, width].
 template <double Momentum = 0.1, double Eps = 1e-5>
 struct BatchNorm2D {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = batchnorm_layer<T, Backend, In, Index, 3, Momentum, Eps>;
 };
@@ -165,6 +175,7 @@ struct BatchNorm2D {
 /// `BatchNorm1D<Momentum = 0.1, Eps = 1e-5>` over [features].
 template <double Momentum = 0.1, double Eps = 1e-5>
 struct BatchNorm1D {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = batchnorm_layer<T, Backend, In, Index, 1, Momentum, Eps>;
 };

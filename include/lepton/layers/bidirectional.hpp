@@ -40,6 +40,7 @@ inline void reverse_time(const T* src, T* dst, std::size_t n, std::size_t steps,
 }
 } // namespace detail
 
+/// What `Bidirectional` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, class Spec>
 class bidirectional_layer
     : public detail::layer_base<T, In, typename detail::bidirectional_types<T, Backend, In, Index, Spec>::output> {
@@ -52,19 +53,24 @@ class bidirectional_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "Bidirectional";
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = 2 * inner_type::parameter_count;
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* p, T* g) noexcept
     {
         forward_.bind(p, g);
         reverse_.bind(p + inner_type::parameter_count, g + inner_type::parameter_count);
     }
+    /// Initialises the parameters.
     void initialize(random_engine& rng)
     {
         forward_.initialize(rng);
         reverse_.initialize(rng);
     }
+    /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class Fn>
     void for_each_parameter(Fn&& f)
     {
@@ -75,6 +81,7 @@ public:
         });
     }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)
     {
         const std::size_t n = x.shape()[0], steps = x.shape()[1], f = x.shape()[2];
@@ -100,6 +107,7 @@ public:
         return this->y_;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = x.shape()[0], steps = x.shape()[1], f = x.shape()[2];
@@ -141,6 +149,7 @@ private:
 /// `Bidirectional<LSTM<H, ReturnSequences>>` (or a GRU): both directions, features concatenated.
 template <class Spec>
 struct Bidirectional {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = bidirectional_layer<T, Backend, In, Index, Spec>;
 };

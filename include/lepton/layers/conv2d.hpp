@@ -82,10 +82,12 @@ struct Conv2D {
                   "Lepton wiring error: Conv2D output channels must be divisible by groups");
     static_assert(!Pad.is_same || (Stride.h == 1 && Stride.w == 1),
                   "Lepton wiring error: Conv2D Padding::same needs stride 1 (as in PyTorch)");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = conv2d_layer<T, Backend, In, Index, OutChannels, Kernel, Stride, Pad, Dilation, Groups, UseBias, Init>;
 };
 
+/// What `Conv2D` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Out, Size2 K, Size2 S, Padding P, Size2 D,
           std::size_t G, bool UseBias, class Init>
 class conv2d_layer
@@ -103,15 +105,22 @@ class conv2d_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "Conv2D";
+    /// Input channels.
     static constexpr std::size_t in_channels = geometry::channels;
+    /// Output channels.
     static constexpr std::size_t out_channels = Out;
-    static constexpr std::size_t group_in = in_channels / G;    // input channels per group
-    static constexpr std::size_t group_out = Out / G;           // output channels per group
-    static constexpr std::size_t group_k = group_in * K.h * K.w;  // GEMM depth per group
+    static constexpr std::size_t group_in = in_channels / G;    ///< input channels per group
+    static constexpr std::size_t group_out = Out / G;           ///< output channels per group
+    static constexpr std::size_t group_k = group_in * K.h * K.w;  ///< GEMM depth per group
+    /// Pixels of one input channel.
     static constexpr std::size_t in_pixels = geometry::height * geometry::width;
+    /// Pixels of one output channel.
     static constexpr std::size_t out_pixels = geometry::rows.output() * geometry::cols.output();
+    /// Number of weights (without the bias).
     static constexpr std::size_t weight_count = Out * group_k;
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = weight_count + (UseBias ? Out : 0);
     /// A 1x1, stride-1, unpadded convolution reads the image as its own column matrix.
     static constexpr bool pointwise = K.h == 1 && K.w == 1 && S.h == 1 && S.w == 1 && geometry::rows.pad_before == 0 &&
@@ -127,6 +136,7 @@ public:
 
     conv2d_layer() : forward_offsets_(forward_geometry().row_offsets()), backward_offsets_(backward_geometry().row_offsets()) {}
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
         w_ = params;
@@ -144,6 +154,7 @@ public:
         if constexpr (UseBias) Policy::bias(b_, Out, group_k, rng);
     }
 
+    /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class F>
     void for_each_parameter(F&& f)
     {
@@ -156,6 +167,7 @@ public:
     /// The bias [out] (only with UseBias).
     auto bias() requires UseBias { return view<T, 1>(b_, {Out}); }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = this->batch_of(x);
@@ -203,6 +215,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = this->batch_of(x);

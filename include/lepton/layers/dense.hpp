@@ -27,10 +27,12 @@ class dense_layer;
 template <std::size_t Units, bool UseBias = true, class Init = init::torch_default>
 struct Dense {
     static_assert(Units > 0, "Lepton wiring error: Dense<Units> needs at least one unit");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = dense_layer<T, Backend, In, Index, Units, UseBias, Init>;
 };
 
+/// What `Dense` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Units, bool UseBias, class Init>
 class dense_layer
     : public detail::layer_base<T, In, std::conditional_t<dense_input_must_be_flat<layer_index<Index>, In>::value,
@@ -42,12 +44,18 @@ class dense_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "Dense";
+    /// Input features.
     static constexpr std::size_t in_features = In::size;
+    /// Output features (Units).
     static constexpr std::size_t out_features = Units;
+    /// Number of weights (without the bias).
     static constexpr std::size_t weight_count = Units * In::size;
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = weight_count + (UseBias ? Units : 0);
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
         w_ = params;
@@ -64,6 +72,7 @@ public:
         if constexpr (UseBias) Policy::bias(b_, Units, in_features, rng);
     }
 
+    /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class F>
     void for_each_parameter(F&& f)
     {
@@ -76,6 +85,7 @@ public:
     /// The bias [out_features] (only with UseBias).
     auto bias() requires UseBias { return view<T, 1>(b_, {Units}); }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = this->batch_of(x);
@@ -86,6 +96,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = this->batch_of(x);

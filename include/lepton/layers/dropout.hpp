@@ -20,8 +20,10 @@ class dropout_layer : public detail::layer_base<T, In, In> {
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = Plane == 1 ? "Dropout" : "Dropout2D";
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)
     {
         output_type& y = this->output_like(x);
@@ -41,6 +43,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
@@ -61,6 +64,7 @@ private:
 template <double Rate>
 struct Dropout {
     static_assert(Rate >= 0.0 && Rate < 1.0, "Lepton wiring error: Dropout rate must be in [0, 1)");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = dropout_layer<T, Backend, In, Index, Rate, 1>;
 };
@@ -74,12 +78,15 @@ struct dropout2d_input_must_be_chw {
 template <double Rate>
 struct Dropout2D {
     static_assert(Rate >= 0.0 && Rate < 1.0, "Lepton wiring error: Dropout2D rate must be in [0, 1)");
+    /// Checks the input shape before binding.
     template <class T, class Backend, class In, std::size_t Index>
     struct checked {
         static_assert(dropout2d_input_must_be_chw<layer_index<Index>, In>::value,
                       "Lepton wiring error: Dropout2D needs an input [channels, height, width]");
+        /// The bound layer.
         using type = dropout_layer<T, Backend, In, Index, Rate, In::size / In::dims[0]>;
     };
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = typename checked<T, Backend, In, Index>::type;
 };

@@ -23,6 +23,7 @@ struct embedding_input_must_be_token_ids {
     static constexpr bool value = is_invalid_shape<Got> || Got::rank == 1;
 };
 
+/// What `Embedding` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Vocab, std::size_t Dim>
 class embedding_layer
     : public detail::layer_base<T, In,
@@ -36,18 +37,23 @@ class embedding_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "Embedding";
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = Vocab * Dim;
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
         w_ = params;
         gw_ = grads;
     }
+    /// Initialises the parameters.
     void initialize(random_engine& rng)
     {
         for (std::size_t i = 0; i < parameter_count; ++i) w_[i] = T(rng.normal());
     }
+    /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class F>
     void for_each_parameter(F&& f)
     {
@@ -57,6 +63,7 @@ public:
     /// The table [Vocab, Dim].
     auto weight() { return view<T, 2>(w_, {Vocab, Dim}); }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = x.shape()[0], tokens = x.shape()[1];
@@ -104,6 +111,7 @@ private:
 template <std::size_t Vocab, std::size_t Dim>
 struct Embedding {
     static_assert(Vocab > 0 && Dim > 0, "Lepton wiring error: Embedding needs a vocabulary and a dimension");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = embedding_layer<T, Backend, In, Index, Vocab, Dim>;
 };

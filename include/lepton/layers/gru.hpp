@@ -23,6 +23,7 @@
 
 namespace lepton {
 
+/// What `GRU` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Hidden, bool ReturnSequences>
 class gru_layer : public detail::recurrent_base<T, In, Hidden, 3, ReturnSequences> {
     static_assert(recurrent_input_must_be_time_by_features<layer_index<Index>, In>::value,
@@ -34,6 +35,7 @@ class gru_layer : public detail::recurrent_base<T, In, Hidden, 3, ReturnSequence
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "GRU";
 
     /// Starts the following forward passes from this hidden state ([N, Hidden])
@@ -55,6 +57,7 @@ public:
         return out;
     }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = x.shape()[0], steps = x.shape()[1];
@@ -106,6 +109,7 @@ public:
         return detail::write_recurrent_output<ReturnSequences>(h_.data(), n, steps, H, this->y_);
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = n_, steps = steps_;
@@ -175,6 +179,7 @@ private:
 template <std::size_t Hidden, bool ReturnSequences = false>
 struct GRU {
     static_assert(Hidden > 0, "Lepton wiring error: GRU needs at least one hidden unit");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = gru_layer<T, Backend, In, Index, Hidden, ReturnSequences>;
 };

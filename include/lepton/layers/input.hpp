@@ -14,11 +14,14 @@ template <std::size_t... Dims>
 struct Input {
     static_assert(sizeof...(Dims) > 0, "Lepton wiring error: Input<dims...> needs at least one dimension");
     static_assert(((Dims > 0) && ...), "Lepton wiring error: every Input dimension must be positive");
+    /// The sample shape.
     using shape = Shape<Dims...>;
 };
 
+/// Whether `T` is an `Input<...>`.
 template <class T>
 inline constexpr bool is_input = false;
+/// An `Input<...>` is.
 template <std::size_t... Dims>
 inline constexpr bool is_input<Input<Dims...>> = true;
 

@@ -32,7 +32,9 @@ namespace lepton {
 
 /// Per-call state a network hands to its layers.
 struct context {
+    /// Training mode: Dropout drops, BatchNorm uses batch statistics.
     bool training = false;
+    /// The network's generator (Dropout's masks).
     random_engine* rng = nullptr;
 };
 

@@ -26,6 +26,7 @@
 
 namespace lepton {
 
+/// What `LSTM` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Hidden, bool ReturnSequences>
 class lstm_layer : public detail::recurrent_base<T, In, Hidden, 4, ReturnSequences> {
     static_assert(recurrent_input_must_be_time_by_features<layer_index<Index>, In>::value,
@@ -37,6 +38,7 @@ class lstm_layer : public detail::recurrent_base<T, In, Hidden, 4, ReturnSequenc
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "LSTM";
 
     /// Starts the following forward passes from these states ([N, Hidden] each)
@@ -57,8 +59,10 @@ public:
     }
     /// Hidden and cell state after the last step of the last forward pass, [N, Hidden].
     tensor<T, 2> final_hidden() const { return state_at(h_, steps_); }
+    /// See `final_hidden()`.
     tensor<T, 2> final_cell() const { return state_at(c_, steps_); }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = x.shape()[0], steps = x.shape()[1];
@@ -121,6 +125,7 @@ public:
         return detail::write_recurrent_output<ReturnSequences>(h_.data(), n, steps, H, this->y_);
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = n_, steps = steps_;
@@ -199,6 +204,7 @@ private:
 template <std::size_t Hidden, bool ReturnSequences = false>
 struct LSTM {
     static_assert(Hidden > 0, "Lepton wiring error: LSTM needs at least one hidden unit");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = lstm_layer<T, Backend, In, Index, Hidden, ReturnSequences>;
 };

@@ -80,6 +80,7 @@ protected:
 
 } // namespace detail
 
+/// What `MaxPool2D` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, Size2 K, Size2 S, Padding P>
 class maxpool2d_layer : public detail::pool2d_base<T, In, Index, K, S, P> {
     using base = detail::pool2d_base<T, In, Index, K, S, P>;
@@ -88,8 +89,10 @@ class maxpool2d_layer : public detail::pool2d_base<T, In, Index, K, S, P> {
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "MaxPool2D";
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = this->batch_of(x);
@@ -137,6 +140,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
@@ -156,6 +160,7 @@ private:
     storage<std::int32_t> argmax_;
 };
 
+/// What `AvgPool2D` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, Size2 K, Size2 S, Padding P>
 class avgpool2d_layer : public detail::pool2d_base<T, In, Index, K, S, P> {
     using base = detail::pool2d_base<T, In, Index, K, S, P>;
@@ -165,8 +170,10 @@ class avgpool2d_layer : public detail::pool2d_base<T, In, Index, K, S, P> {
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "AvgPool2D";
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = this->batch_of(x);
@@ -190,6 +197,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
@@ -215,6 +223,7 @@ public:
     }
 };
 
+/// What `GlobalAvgPool2D` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index>
 class global_avgpool2d_layer
     : public detail::layer_base<T, In,
@@ -230,8 +239,10 @@ class global_avgpool2d_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "GlobalAvgPool2D";
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         const std::size_t n = this->batch_of(x);
@@ -240,6 +251,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
@@ -259,6 +271,7 @@ struct MaxPool2D {
     static_assert(Kernel.h > 0 && Kernel.w > 0, "Lepton wiring error: MaxPool2D kernel sizes must be positive");
     static_assert(!Pad.is_same && 2 * Pad.h <= Kernel.h && 2 * Pad.w <= Kernel.w,
                   "Lepton wiring error: MaxPool2D padding must be at most half the kernel (as in PyTorch)");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = maxpool2d_layer<T, Backend, In, Index, Kernel, Stride, Pad>;
 };
@@ -269,12 +282,14 @@ struct AvgPool2D {
     static_assert(Kernel.h > 0 && Kernel.w > 0, "Lepton wiring error: AvgPool2D kernel sizes must be positive");
     static_assert(!Pad.is_same && 2 * Pad.h <= Kernel.h && 2 * Pad.w <= Kernel.w,
                   "Lepton wiring error: AvgPool2D padding must be at most half the kernel (as in PyTorch)");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = avgpool2d_layer<T, Backend, In, Index, Kernel, Stride, Pad>;
 };
 
 /// Mean over each channel's plane: [C, H, W] -> [C].
 struct GlobalAvgPool2D {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = global_avgpool2d_layer<T, Backend, In, Index>;
 };

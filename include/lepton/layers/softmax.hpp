@@ -12,6 +12,7 @@
 
 namespace lepton {
 
+/// What `Softmax` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index>
 class softmax_layer : public detail::layer_base<T, In, In> {
     using base = typename softmax_layer::layer_base;
@@ -20,8 +21,10 @@ class softmax_layer : public detail::layer_base<T, In, In> {
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "Softmax";
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
     {
         output_type& y = this->output_like(x);
@@ -38,6 +41,7 @@ public:
         return y;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
@@ -58,6 +62,7 @@ public:
 
 /// Softmax over the last dimension of each sample.
 struct Softmax {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = softmax_layer<T, Backend, In, Index>;
 };

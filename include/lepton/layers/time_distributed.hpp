@@ -32,6 +32,7 @@ struct time_distributed_types {
 };
 } // namespace detail
 
+/// What `TimeDistributed` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, class Spec>
 class time_distributed_layer
     : public detail::layer_base<T, In, typename detail::time_distributed_types<T, Backend, In, Index, Spec>::output> {
@@ -48,24 +49,32 @@ class time_distributed_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = inner_type::kind;
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = inner_type::parameter_count;
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* p, T* g) noexcept { inner_.bind(p, g); }
+    /// Initialises the parameters.
     void initialize(random_engine& rng) { inner_.initialize(rng); }
+    /// Initialises the wrapped layer with `Policy`.
     template <class Policy>
     void initialize(random_engine& rng, Policy policy)
         requires requires(inner_type& l) { l.initialize(rng, policy); }
     {
         inner_.initialize(rng, policy);
     }
+    /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class Fn>
     void for_each_parameter(Fn&& f)
     {
         inner_.for_each_parameter(f);
     }
+    /// The wrapped layer, shared by all time steps.
     inner_type& inner() noexcept { return inner_; }
 
+    /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)
     {
         const std::size_t n = x.shape()[0], steps = x.shape()[1];
@@ -77,6 +86,7 @@ public:
         return this->y_;
     }
 
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         ensure_shape(flat_dy_, std::array<std::size_t, 2>{dy.shape()[0] * dy.shape()[1], U});
@@ -96,6 +106,7 @@ private:
 /// `TimeDistributed<Dense<V>>`: the same Dense applied at every step.
 template <class Spec>
 struct TimeDistributed {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = time_distributed_layer<T, Backend, In, Index, Spec>;
 };

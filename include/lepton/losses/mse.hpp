@@ -14,6 +14,7 @@ namespace lepton {
 template <class T = float, std::size_t Rank = 2>
 class MSELoss {
 public:
+    /// Mean squared error over all elements.
     T operator()(const tensor<T, Rank>& prediction, const tensor<T, Rank>& target)
     {
         if (prediction.shape() != target.shape())

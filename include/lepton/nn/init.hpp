@@ -30,6 +30,7 @@ inline void fill_zero(T* p, std::size_t n)
 
 /// Policies that start every bias at zero (Keras' convention) derive from this.
 struct zero_bias {
+    /// Sets the bias to zero.
     template <class T>
     static void bias(T* b, std::size_t n, std::size_t, random_engine&) { detail::fill_zero(b, n); }
 };
@@ -37,11 +38,13 @@ struct zero_bias {
 /// What `torch.nn.Linear` / `Conv2d` do by default: kaiming_uniform with a = sqrt(5),
 /// i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight, and the same bound for the bias.
 struct torch_default {
+    /// Fills the `n` weights of a layer with `fan_in` inputs and `fan_out` outputs.
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
     {
         detail::fill_uniform(w, n, 1.0 / std::sqrt(double(fan_in)), rng);
     }
+    /// Fills the `n` biases.
     template <class T>
     static void bias(T* b, std::size_t n, std::size_t fan_in, random_engine& rng)
     {
@@ -51,6 +54,7 @@ struct torch_default {
 
 /// He et al. for ReLU networks: U(-sqrt(6 / fan_in), sqrt(6 / fan_in)), zero bias.
 struct kaiming_uniform : zero_bias {
+    /// Fills the `n` weights of a layer with `fan_in` inputs and `fan_out` outputs.
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
     {
@@ -60,6 +64,7 @@ struct kaiming_uniform : zero_bias {
 
 /// He et al.: N(0, 2 / fan_in), zero bias.
 struct kaiming_normal : zero_bias {
+    /// Fills the `n` weights of a layer with `fan_in` inputs and `fan_out` outputs.
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t, random_engine& rng)
     {
@@ -69,6 +74,7 @@ struct kaiming_normal : zero_bias {
 
 /// Glorot & Bengio: U(-sqrt(6 / (fan_in + fan_out)), +...), zero bias (Keras' default).
 struct glorot_uniform : zero_bias {
+    /// Fills the `n` weights of a layer with `fan_in` inputs and `fan_out` outputs.
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, random_engine& rng)
     {
@@ -78,6 +84,7 @@ struct glorot_uniform : zero_bias {
 
 /// Glorot & Bengio: N(0, 2 / (fan_in + fan_out)), zero bias.
 struct glorot_normal : zero_bias {
+    /// Fills the `n` weights of a layer with `fan_in` inputs and `fan_out` outputs.
     template <class T>
     static void weight(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, random_engine& rng)
     {

@@ -83,17 +83,24 @@ class Network {
     using layers_tuple = typename chain::type;
 
 public:
+    /// Scalar type (float or double).
     using value_type = T;
+    /// Backend tag (`lepton::cpu`).
     using backend = Backend;
+    /// Shape of one input sample.
     using input_shape = input_shape_of<InputSpec>;
+    /// Shape of one output sample.
     using output_shape = typename chain::output_shape;
+    /// A batch of inputs [N, input dims...].
     using input_type = tensor<T, input_shape::rank + 1>;
+    /// A batch of outputs [N, output dims...].
     using output_type = tensor<T, output_shape::rank + 1>;
 
     /// The type of layer `I` (0-based, not counting Input).
     template <std::size_t I>
     using layer_type = std::tuple_element_t<I, layers_tuple>;
 
+    /// Number of layers, not counting Input.
     static constexpr std::size_t layer_count = sizeof...(Specs);
 
     /// Trainable parameters, as PyTorch's `sum(p.numel() for p in net.parameters())` counts them.
@@ -134,6 +141,7 @@ public:
         ctx_.training = other.ctx_.training;
         bind_layers();
     }
+    /// Copies the parameters of a network of the same type.
     Network& operator=(const Network& other)
     {
         std::copy(other.params_.begin(), other.params_.end(), params_.begin());
@@ -186,13 +194,16 @@ public:
     void train(bool on = true) noexcept { ctx_.training = on; }
     /// Evaluation mode (the default is training mode, as in PyTorch).
     void eval() noexcept { ctx_.training = false; }
+    /// Whether the network is in training mode.
     bool is_training() const noexcept { return ctx_.training; }
 
     /// All parameters as one array (slices are padded to 64 bytes; padding stays zero).
     std::span<T> parameters() noexcept { return params_; }
+    /// Read-only `parameters()`.
     std::span<const T> parameters() const noexcept { return params_; }
     /// All gradients, laid out like `parameters()`.
     std::span<T> gradients() noexcept { return grads_; }
+    /// Read-only `gradients()`.
     std::span<const T> gradients() const noexcept { return grads_; }
 
     /// Calls f(name, data, grad, shape) for every parameter tensor, with PyTorch

@@ -17,10 +17,15 @@
 
 namespace lepton {
 
+/// Adam's hyper-parameters, PyTorch's defaults.
 struct AdamOptions {
+    /// Learning rate.
     double lr = 1e-3;
+    /// Decay of the first-moment estimate.
     double beta1 = 0.9;
+    /// Decay of the second-moment estimate.
     double beta2 = 0.999;
+    /// Added to the denominator.
     double eps = 1e-8;
     double weight_decay = 0.0;  ///< L2 term added to the gradient (Adam) or decoupled decay (AdamW)
 };
@@ -97,6 +102,7 @@ template <class T>
 class Adam : public detail::adam_base<T, false> {
 public:
     using detail::adam_base<T, false>::adam_base;
+    /// Optimises `net`'s parameters.
     template <class Net>
     explicit Adam(Net& net, AdamOptions options = {}) : Adam(net.parameters(), net.gradients(), options)
     {
@@ -109,14 +115,17 @@ template <class T>
 class AdamW : public detail::adam_base<T, true> {
 public:
     using detail::adam_base<T, true>::adam_base;
+    /// Optimises `net`'s parameters.
     template <class Net>
     explicit AdamW(Net& net, AdamOptions options = {}) : AdamW(net.parameters(), net.gradients(), options)
     {
     }
 };
 
+/// Deduces the scalar type from the network.
 template <class Net>
 Adam(Net&, AdamOptions = {}) -> Adam<typename Net::value_type>;
+/// Deduces the scalar type from the network.
 template <class Net>
 AdamW(Net&, AdamOptions = {}) -> AdamW<typename Net::value_type>;
 

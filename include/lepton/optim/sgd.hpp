@@ -16,17 +16,25 @@
 
 namespace lepton {
 
+/// SGD's hyper-parameters, PyTorch's defaults.
 struct SGDOptions {
+    /// Learning rate.
     double lr = 0.01;
+    /// Momentum factor (0: plain SGD).
     double momentum = 0.0;
+    /// Dampening of the momentum.
     double dampening = 0.0;
+    /// L2 term added to the gradient.
     double weight_decay = 0.0;
+    /// Nesterov momentum (needs momentum > 0 and no dampening).
     bool nesterov = false;
 };
 
+/// Stochastic gradient descent with `torch.optim.SGD`'s update rule.
 template <class T>
 class SGD {
 public:
+    /// Optimises `params` using `grads` (same size).
     SGD(std::span<T> params, std::span<const T> grads, SGDOptions options = {})
         : params_(params), grads_(grads), options_(options)
     {
@@ -34,11 +42,13 @@ public:
         if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
             throw std::invalid_argument("lepton: SGD: Nesterov momentum requires momentum > 0 and zero dampening");
     }
+    /// Optimises `net`'s parameters.
     template <class Net>
     explicit SGD(Net& net, SGDOptions options = {}) : SGD(net.parameters(), net.gradients(), options)
     {
     }
 
+    /// One update of every parameter from its gradient.
     void step()
     {
         const std::size_t n = params_.size();
@@ -68,8 +78,11 @@ public:
             p -= lr * b;
     }
 
+    /// The current learning rate.
     double learning_rate() const noexcept { return options_.lr; }
+    /// Changes the learning rate (schedules).
     void set_learning_rate(double lr) noexcept { options_.lr = lr; }
+    /// The hyper-parameters.
     const SGDOptions& options() const noexcept { return options_; }
 
 private:
@@ -80,6 +93,7 @@ private:
     bool started_ = false;
 };
 
+/// Deduces the scalar type from the network.
 template <class Net>
 SGD(Net&, SGDOptions = {}) -> SGD<typename Net::value_type>;
 

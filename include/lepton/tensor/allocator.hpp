@@ -17,7 +17,9 @@
 
 namespace lepton {
 
+/// Alignment of every tensor buffer in bytes (a cache line, an AVX-512 vector).
 inline constexpr std::size_t tensor_alignment = 64;
+/// Blocks this large are 2 MiB aligned and advised to use huge pages.
 inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
 
 /// Allocates `bytes` aligned to 64 bytes (2 MiB and huge-page advised for large blocks).
@@ -34,17 +36,23 @@ inline void* aligned_allocate(std::size_t bytes)
     return p;
 }
 
+/// Frees memory from `aligned_allocate`.
 inline void aligned_deallocate(void* p) noexcept { std::free(p); }
 
 /// Standard allocator over `aligned_allocate`.
 template <class T>
 struct aligned_allocator {
+    /// Element type.
     using value_type = T;
     aligned_allocator() noexcept = default;
+    /// Rebinding copy.
     template <class U>
     aligned_allocator(const aligned_allocator<U>&) noexcept {}
+    /// `n` elements, aligned.
     T* allocate(std::size_t n) { return static_cast<T*>(aligned_allocate(n * sizeof(T))); }
+    /// Frees `p`.
     void deallocate(T* p, std::size_t) noexcept { aligned_deallocate(p); }
+    /// All instances are interchangeable.
     template <class U>
     bool operator==(const aligned_allocator<U>&) const noexcept { return true; }
 };

@@ -9,6 +9,7 @@
 
 namespace lepton {
 
+/// Reusable aligned buffer of `T` that only grows.
 template <class T>
 class scratch {
 public:

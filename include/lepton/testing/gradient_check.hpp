@@ -17,8 +17,10 @@ namespace lepton::testing {
 
 /// The worst disagreement found, and where.
 struct gradient_report {
+    /// Largest relative error (with an absolute floor of 1e-4 in the denominator).
     double max_relative_error = 0;
     std::string worst;  ///< "0.weight[12]" or "input[3]"
+    /// Number of entries compared.
     std::size_t checked = 0;
 };
 

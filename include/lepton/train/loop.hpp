@@ -12,9 +12,13 @@ namespace lepton {
 
 /// Mean loss and accuracy over the samples of one pass.
 struct epoch_stats {
+    /// Mean loss per sample.
     double loss = 0;
+    /// Fraction of samples classified correctly.
     double accuracy = 0;
+    /// Wall-clock time of the pass.
     double seconds = 0;
+    /// Samples seen.
     std::size_t samples = 0;
 };
 
