@@ -14,6 +14,10 @@
 #include "kernels/gemm.hpp"
 #include "kernels/im2col.hpp"
 #include "kernels/parallel.hpp"
+#include "kernels/spmm.hpp"
+
+#include "graph/graph.hpp"
+#include "graph/sparse_matrix.hpp"
 
 #include "layers/activation.hpp"
 #include "layers/batchnorm.hpp"
@@ -23,11 +27,14 @@
 #include "layers/dropout.hpp"
 #include "layers/embedding.hpp"
 #include "layers/flatten.hpp"
+#include "layers/gat_conv.hpp"
 #include "layers/geometry.hpp"
+#include "layers/graph_conv.hpp"
 #include "layers/gru.hpp"
 #include "layers/input.hpp"
 #include "layers/lstm.hpp"
 #include "layers/pooling.hpp"
+#include "layers/sage_conv.hpp"
 #include "layers/softmax.hpp"
 #include "layers/time_distributed.hpp"
 
@@ -42,6 +49,7 @@
 #include "optim/clip.hpp"
 #include "optim/sgd.hpp"
 
+#include "data/cora.hpp"
 #include "data/dataset.hpp"
 #include "data/fashion_mnist.hpp"
 #include "data/idx.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Element-wise activations: ReLU, LeakyReLU, Sigmoid, Tanh, GELU.
+/// Element-wise activations: ReLU, LeakyReLU, Sigmoid, Tanh, ELU, GELU.
 ///
 /// Each is a pair of functors applied with `kernels::map`, which runs them on
 /// xsimd batches (and on scalars for the tail): `forward(x)` and
@@ -63,6 +63,15 @@ struct tanh {
     /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
     static V backward(V, V y, V dy) { return dy * (V(1) - y * y); }
+};
+
+/// exp(x) - 1 below zero, `torch.nn.ELU()` with alpha = 1.
+struct elu {
+    static constexpr const char* name = "ELU";
+    template <class V>
+    static V forward(V x) { return simd::select(x > V(0), x, xsimd::exp(x) - V(1)); }
+    template <class V>
+    static V backward(V x, V y, V dy) { return simd::select(x > V(0), dy, dy * (y + V(1))); }
 };
 
 /// GELU with the exact Gaussian CDF, as `torch.nn.GELU()` (approximate='none').
@@ -131,6 +140,8 @@ struct LeakyReLU : detail::activation_spec<activation::leaky_relu<Slope>> {};
 struct Sigmoid : detail::activation_spec<activation::sigmoid> {};
 /// tanh(x)
 struct Tanh : detail::activation_spec<activation::tanh> {};
+/// x for x > 0, exp(x) - 1 otherwise.
+struct ELU : detail::activation_spec<activation::elu> {};
 /// x * Phi(x), exact.
 struct GELU : detail::activation_spec<activation::gelu> {};
 

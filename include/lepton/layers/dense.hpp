@@ -10,6 +10,7 @@
 #include "../kernels/gemm.hpp"
 #include "../nn/init.hpp"
 #include "layer.hpp"
+#include "projection.hpp"
 
 namespace lepton {
 
@@ -54,6 +55,7 @@ public:
     static constexpr std::size_t weight_count = Units * In::size;
     /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = weight_count + (UseBias ? Units : 0);
+    static constexpr bool accepts_sparse_input = true;
 
     /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
@@ -111,7 +113,33 @@ public:
         return dx;
     }
 
+    /// Sparse rows (`sparse_matrix<T>`, e.g. bag-of-words features), never densified.
+    const output_type& forward(const sparse_matrix<T>& x, context&)
+    {
+        check_columns(x);
+        output_type& y = this->output_for(x.rows());
+        sparse_.forward(x, w_, Units, y.data());
+        if constexpr (UseBias) kernels::add_row_vector(x.rows(), Units, b_, y.data());
+        return y;
+    }
+
+    /// Parameter gradients for a sparse input; a sparse input has no gradient.
+    const input_type& backward(const sparse_matrix<T>& x, const output_type& dy, bool)
+    {
+        sparse_.accumulate_weight_grad(x, dy.data(), Units, gw_);
+        if constexpr (UseBias) kernels::accumulate_column_sums(x.rows(), Units, dy.data(), gb_);
+        return this->dx_;
+    }
+
 private:
+    static void check_columns(const sparse_matrix<T>& x)
+    {
+        if (x.cols() != in_features)
+            throw shape_error("lepton: layer " + std::to_string(Index) + " (Dense) expects sparse rows of " +
+                              std::to_string(in_features) + " features, got " + std::to_string(x.cols()));
+    }
+
+    detail::projection<T> sparse_;
     T* w_ = nullptr;
     T* gw_ = nullptr;
     T* b_ = nullptr;

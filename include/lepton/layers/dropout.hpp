@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "../kernels/elementwise.hpp"
+#include "../graph/sparse_matrix.hpp"
 #include "layer.hpp"
 
 namespace lepton {
@@ -22,6 +23,7 @@ public:
     using typename base::output_type;
     /// Name shown in summaries and error messages.
     static constexpr const char* kind = Plane == 1 ? "Dropout" : "Dropout2D";
+    static constexpr bool accepts_sparse_input = Plane == 1;
 
     /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)
@@ -55,7 +57,23 @@ public:
         return dx;
     }
 
+    /// Sparse rows (e.g. bag-of-words node features): drops stored entries and
+    /// returns a sparse matrix of the same structure; the zeros stay zero.
+    const sparse_matrix<T>& forward(const sparse_matrix<T>& x, context& ctx)
+        requires(Plane == 1)
+    {
+        sparse_y_.copy_structure(x);
+        std::span<const T> in = x.values();
+        std::span<T> out = sparse_y_.values();
+        const T keep_scale = T(1.0 / (1.0 - Rate));
+        const bool drop = ctx.training && Rate > 0.0;
+        for (std::size_t k = 0; k < in.size(); ++k)
+            out[k] = drop && ctx.rng->uniform() < Rate ? T(0) : (drop ? in[k] * keep_scale : in[k]);
+        return sparse_y_;
+    }
+
 private:
+    sparse_matrix<T> sparse_y_;
     tensor<T, In::rank + 1> mask_;
     bool training_ = false;
 };

@@ -30,12 +30,15 @@
 
 namespace lepton {
 
+class Graph;
+
 /// Per-call state a network hands to its layers.
 struct context {
     /// Training mode: Dropout drops, BatchNorm uses batch statistics.
     bool training = false;
     /// The network's generator (Dropout's masks).
     random_engine* rng = nullptr;
+    const Graph* graph = nullptr;  ///< the graph node features belong to (graph layers only)
 };
 
 /// Shape of one parameter tensor, for enumeration and checkpoints.

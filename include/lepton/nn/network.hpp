@@ -24,6 +24,7 @@
 #include "../core/error.hpp"
 #include "../core/random.hpp"
 #include "../core/shape.hpp"
+#include "../graph/sparse_matrix.hpp"
 #include "../layers/input.hpp"
 #include "../layers/layer.hpp"
 #include "../tensor/tensor.hpp"
@@ -60,6 +61,10 @@ struct bind_chain<T, Backend, In, Index, Spec, Rest...> {
     using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(), std::declval<typename next::type>()));
     using output_shape = typename next::output_shape;
 };
+
+/// Layers that take a `sparse_matrix<T>` input (Dropout, Dense, the graph layers).
+template <class Layer>
+concept accepts_sparse = requires { Layer::accepts_sparse_input; } && Layer::accepts_sparse_input;
 
 /// Parameter slices start on 64-byte boundaries so that SIMD loads of a row start aligned.
 template <class T>
@@ -157,19 +162,33 @@ public:
     template <class E>
     const output_type& forward(const E& x)
     {
-        check_input_shape(x);
-        const input_type* in;
-        if constexpr (std::is_same_v<E, input_type>) {
-            in = &x;
-        } else {
-            // Another container or an expression: evaluate it once into a buffer we own.
-            ensure_shape(staging_, x.shape());
-            xt::noalias(staging_) = x;
-            in = &staging_;
-        }
-        last_input_ = in;
-        ctx_.rng = &rng_;
-        return forward_from<0>(*in);
+        ctx_.graph = nullptr;
+        return run(x);
+    }
+
+    /// Runs a network of graph layers on the node features of `graph`
+    /// ([nodes, features], a tensor or expression): the node count plays the
+    /// batch's part. Layers keep a pointer to `graph` until the next forward.
+    template <class E>
+    const output_type& forward(const Graph& graph, const E& x)
+    {
+        ctx_.graph = &graph;
+        return run(x);
+    }
+
+    /// Runs the network on sparse rows (e.g. bag-of-words node features) of
+    /// `graph`, or of no graph. The first layers must accept sparse input:
+    /// Dropout keeps it sparse; Dense and the graph layers multiply it without
+    /// densifying. `backward` then gives no input gradient.
+    const output_type& forward(const Graph& graph, const sparse_matrix<T>& x)
+    {
+        ctx_.graph = &graph;
+        return run_sparse(x);
+    }
+    const output_type& forward(const sparse_matrix<T>& x)
+    {
+        ctx_.graph = nullptr;
+        return run_sparse(x);
     }
 
     /// Back-propagates dL/d(output) of the last forward call: accumulates every
@@ -177,7 +196,7 @@ public:
     /// saliency); otherwise the returned tensor is unspecified.
     const input_type& backward(const output_type& dy, bool input_grad = false)
     {
-        if (!last_input_) throw std::logic_error("lepton: backward() called before forward()");
+        if (!last_input_ && !sparse_input_) throw std::logic_error("lepton: backward() called before forward()");
         if (!std::equal(dy.shape().begin(), dy.shape().end(), output().shape().begin()))
             throw shape_error("lepton: backward() expects a gradient of shape " + shape_string(output().shape()) +
                               ", got " + shape_string(dy.shape()));
@@ -297,6 +316,60 @@ private:
                               batch_string<input_shape>() + ", got " + shape_string(s));
     }
 
+    template <class E>
+    const output_type& run(const E& x)
+    {
+        check_input_shape(x);
+        const input_type* in;
+        if constexpr (std::is_same_v<E, input_type>) {
+            in = &x;
+        } else {
+            // Another container or an expression: evaluate it once into a buffer we own.
+            ensure_shape(staging_, x.shape());
+            xt::noalias(staging_) = x;
+            in = &staging_;
+        }
+        last_input_ = in;
+        sparse_input_ = nullptr;
+        ctx_.rng = &rng_;
+        return forward_from<0>(*in);
+    }
+
+    const output_type& run_sparse(const sparse_matrix<T>& x)
+    {
+        static_assert(input_shape::rank == 1 && !input_shape::has_dynamic,
+                      "Lepton: sparse input needs a network that starts with Input<features>");
+        if (x.cols() != input_shape::size)
+            throw shape_error("lepton: layer 0 (" + std::string(layer_type<0>::kind) + ") expects sparse input of shape " +
+                              batch_string<input_shape>() + ", got " + shape_string(x.shape()));
+        last_input_ = nullptr;
+        sparse_input_ = &x;
+        ctx_.rng = &rng_;
+        return forward_sparse_from<0>(x);
+    }
+
+    /// Passes sparse rows along while layers keep them sparse (Dropout); the
+    /// first layer that makes them dense is remembered for backward.
+    template <std::size_t I>
+    const output_type& forward_sparse_from(const sparse_matrix<T>& x)
+    {
+        using L = layer_type<I>;
+        static_assert(detail::accepts_sparse<L>,
+                      "Lepton: sparse input must first reach Dropout, Dense, GraphConv, SAGEConv or GATConv");
+        const auto& y = std::get<I>(layers_).forward(x, ctx_);
+        if constexpr (std::is_same_v<std::decay_t<decltype(y)>, sparse_matrix<T>>) {
+            static_assert(I + 1 < layer_count, "Lepton: a network cannot end while its data is still sparse");
+            return forward_sparse_from<I + 1>(y);
+        } else {
+            sparse_consumer_ = I;
+            sparse_input_ = &x;
+            if constexpr (I + 1 < layer_count)
+                return forward_from<I + 1>(y);
+            else
+                return y;
+        }
+    }
+
     template <std::size_t I, class X>
     const output_type& forward_from(const X& x)
     {
@@ -311,6 +384,12 @@ private:
     const input_type& backward_from(const DY& dy, bool input_grad)
     {
         auto& layer = std::get<I>(layers_);
+        if constexpr (requires { layer.backward(*sparse_input_, dy, false); }) {
+            if (sparse_input_ && I == sparse_consumer_) {
+                layer.backward(*sparse_input_, dy, false);
+                return staging_;  // sparse inputs have no gradient
+            }
+        }
         if constexpr (I == 0) {
             return layer.backward(*last_input_, dy, input_grad);
         } else {
@@ -344,6 +423,8 @@ private:
     context ctx_{true, nullptr};
     input_type staging_;
     const input_type* last_input_ = nullptr;
+    const sparse_matrix<T>* sparse_input_ = nullptr;  ///< input of layer `sparse_consumer_` when sparse
+    std::size_t sparse_consumer_ = 0;
 };
 
 /// The everyday network: float on the CPU.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../core/random.hpp"
+#include "../graph/graph.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace lepton::testing {
@@ -42,26 +43,24 @@ inline void record(gradient_report& r, double analytic, double numeric, const st
 /// What to check besides the parameters.
 enum class input_gradient { check, skip /* integer inputs such as token ids */ };
 
-/// Checks d(sum(weights * net(x)))/d(parameters) and /d(x) against central
-/// differences with step `h`, for at most `max_per_tensor` entries of each
-/// parameter tensor and of the input. The generator is reseeded before every
-/// forward pass so stochastic layers (dropout) draw the same mask each time.
-template <class Net>
-gradient_report check_gradients(Net& net, const typename Net::input_type& x, std::uint64_t seed = 7,
-                                double h = 1e-5, std::size_t max_per_tensor = 64,
-                                input_gradient input = input_gradient::check)
+namespace detail {
+
+/// The check itself; `run(input)` runs the network's forward pass.
+template <class Net, class Run>
+gradient_report check_gradients_with(Net& net, const typename Net::input_type& x, Run run, std::uint64_t seed, double h,
+                                     std::size_t max_per_tensor, input_gradient input)
 {
     using T = typename Net::value_type;
     random_engine rng(seed);
     typename Net::output_type weights;
     {
-        const auto& y = net.forward(x);
+        const auto& y = run(x);
         weights.resize(y.shape());
         for (auto& w : weights) w = T(rng.uniform(-1.0, 1.0));
     }
     auto loss = [&](const typename Net::input_type& in) {
         net.rng().seed(seed);
-        const auto& y = net.forward(in);
+        const auto& y = run(in);
         double s = 0;
         for (std::size_t i = 0; i < y.size(); ++i) s += double(y.data()[i]) * double(weights.data()[i]);
         return s;
@@ -110,6 +109,33 @@ gradient_report check_gradients(Net& net, const typename Net::input_type& x, std
         detail::record(report, double(dx.data()[i]), (up - down) / (2 * h), "input[" + std::to_string(i) + "]");
     }
     return report;
+}
+
+} // namespace detail
+
+/// Checks d(sum(weights * net(x)))/d(parameters) and /d(x) against central
+/// differences with step `h`, for at most `max_per_tensor` entries of each
+/// parameter tensor and of the input. The generator is reseeded before every
+/// forward pass so stochastic layers (dropout) draw the same mask each time.
+template <class Net>
+gradient_report check_gradients(Net& net, const typename Net::input_type& x, std::uint64_t seed = 7,
+                                double h = 1e-5, std::size_t max_per_tensor = 64,
+                                input_gradient input = input_gradient::check)
+{
+    return detail::check_gradients_with(
+        net, x, [&](const typename Net::input_type& in) -> decltype(auto) { return net.forward(in); }, seed, h,
+        max_per_tensor, input);
+}
+
+/// The same for a network of graph layers run on the node features `x` of `graph`.
+template <class Net>
+gradient_report check_gradients(Net& net, const Graph& graph, const typename Net::input_type& x,
+                                std::uint64_t seed = 7, double h = 1e-5, std::size_t max_per_tensor = 64,
+                                input_gradient input = input_gradient::check)
+{
+    return detail::check_gradients_with(
+        net, x, [&](const typename Net::input_type& in) -> decltype(auto) { return net.forward(graph, in); }, seed,
+        h, max_per_tensor, input);
 }
 
 } // namespace lepton::testing

@@ -1,0 +1,148 @@
+#pragma once
+/// \file
+/// The Cora citation graph with the standard Planetoid split (Kipf & Welling's
+/// 140 / 500 / 1,000 nodes), read from the plain-text files in `data/cora/`
+/// (see data/cora/README.md for their format, provenance and licences).
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../graph/graph.hpp"
+#include "../graph/sparse_matrix.hpp"
+
+namespace lepton::data {
+
+/// A node-classification data set: one graph, features and a label per node,
+/// and the node ids of each split.
+template <class T = float>
+struct node_dataset {
+    Graph graph;
+    sparse_matrix<T> features;  ///< [nodes, features]
+    std::vector<std::int32_t> labels;
+    std::vector<std::size_t> train, validation, test;
+    std::vector<std::string> class_names;
+};
+
+namespace detail {
+
+/// Reads the non-comment lines of a text file, calling `line(text, line_number, byte_offset)`.
+template <class F>
+void read_text_lines(const std::string& path, F&& line)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw io_error("lepton: cannot open '" + path + "'");
+    std::string text;
+    std::size_t number = 0, offset = 0;
+    while (std::getline(in, text)) {
+        ++number;
+        const std::size_t at = offset;
+        offset += text.size() + 1;
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+        if (text.empty() || text[0] == '#') continue;
+        line(text, number, at);
+    }
+}
+
+[[noreturn]] inline void bad_line(const std::string& path, std::size_t number, std::size_t offset,
+                                  const std::string& what)
+{
+    throw io_error("lepton: '" + path + "' line " + std::to_string(number) + " (byte offset " + std::to_string(offset) +
+                   "): " + what);
+}
+
+/// Parses a whole line of unsigned integers; throws naming the line when any is malformed or >= `limit`.
+inline std::vector<std::size_t> parse_ids(const std::string& text, const std::string& path, std::size_t number,
+                                          std::size_t offset, std::size_t limit)
+{
+    std::vector<std::size_t> ids;
+    std::istringstream in(text);
+    std::string token;
+    while (in >> token) {
+        std::size_t used = 0, v = 0;
+        try {
+            v = std::stoul(token, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != token.size() || token[0] == '-') bad_line(path, number, offset, "'" + token + "' is not a number");
+        if (v >= limit)
+            bad_line(path, number, offset, std::to_string(v) + " is out of range (must be < " + std::to_string(limit) + ")");
+        ids.push_back(v);
+    }
+    return ids;
+}
+
+} // namespace detail
+
+/// Loads Cora from `dir` (the project's `data/cora`): 2,708 nodes, binary
+/// bag-of-words features [2708, 1433] (sparse, not yet normalised), 7 classes,
+/// the undirected citation graph (both directions stored, no self loops) and
+/// the Planetoid split. Throws `io_error` naming the file and line on bad input.
+template <class T = float>
+node_dataset<T> load_cora(const std::string& dir)
+{
+    constexpr std::size_t nodes = 2708, words = 1433;
+    node_dataset<T> d;
+
+    const std::string labels_path = dir + "/planetoid_cora.labels.txt";
+    detail::read_text_lines(labels_path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+        std::istringstream in(text);
+        std::size_t index;
+        std::string name;
+        if (!(in >> index >> name) || index != d.class_names.size())
+            detail::bad_line(labels_path, number, offset, "expected '<index> <name>' with index " +
+                                                              std::to_string(d.class_names.size()));
+        d.class_names.push_back(name);
+    });
+
+    const std::string features_path = dir + "/planetoid_cora.features.txt";
+    std::vector<triplet<T>> entries;
+    d.labels.assign(nodes, -1);
+    detail::read_text_lines(features_path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+        const std::size_t tab1 = text.find('\t'), tab2 = tab1 == std::string::npos ? tab1 : text.find('\t', tab1 + 1);
+        if (tab2 == std::string::npos) detail::bad_line(features_path, number, offset, "expected 'node<TAB>label<TAB>words'");
+        const auto node = detail::parse_ids(text.substr(0, tab1), features_path, number, offset, nodes);
+        const auto label =
+            detail::parse_ids(text.substr(tab1 + 1, tab2 - tab1 - 1), features_path, number, offset, d.class_names.size());
+        if (node.size() != 1 || label.size() != 1)
+            detail::bad_line(features_path, number, offset, "expected one node id and one label");
+        if (d.labels[node[0]] != -1)
+            detail::bad_line(features_path, number, offset, "node " + std::to_string(node[0]) + " appears twice");
+        d.labels[node[0]] = static_cast<std::int32_t>(label[0]);
+        for (std::size_t w : detail::parse_ids(text.substr(tab2 + 1), features_path, number, offset, words))
+            entries.push_back({node[0], w, T(1)});
+    });
+    for (std::size_t i = 0; i < nodes; ++i)
+        if (d.labels[i] < 0) throw io_error("lepton: '" + features_path + "' has no line for node " + std::to_string(i));
+    d.features = sparse_matrix<T>::from_triplets(nodes, words, std::move(entries));
+
+    const std::string edges_path = dir + "/planetoid_cora.edges.txt";
+    std::vector<std::pair<std::size_t, std::size_t>> edges;
+    detail::read_text_lines(edges_path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+        const auto uv = detail::parse_ids(text, edges_path, number, offset, nodes);
+        if (uv.size() != 2) detail::bad_line(edges_path, number, offset, "expected two node ids");
+        edges.emplace_back(uv[0], uv[1]);
+    });
+    d.graph = Graph(nodes, edges, graph_options{.symmetrize = true});
+
+    auto read_split = [&](const std::string& name, std::vector<std::size_t>& ids) {
+        const std::string path = dir + "/planetoid_cora." + name + ".txt";
+        detail::read_text_lines(path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+            const auto id = detail::parse_ids(text, path, number, offset, nodes);
+            if (id.size() != 1) detail::bad_line(path, number, offset, "expected one node id");
+            ids.push_back(id[0]);
+        });
+    };
+    read_split("train", d.train);
+    read_split("val", d.validation);
+    read_split("test", d.test);
+    return d;
+}
+
+} // namespace lepton::data
