@@ -67,9 +67,12 @@ struct tanh {
 
 /// exp(x) - 1 below zero, `torch.nn.ELU()` with alpha = 1.
 struct elu {
+    /// Name of the activation, shown in summaries.
     static constexpr const char* name = "ELU";
+    /// f(x), on an xsimd batch or a scalar.
     template <class V>
     static V forward(V x) { return simd::select(x > V(0), x, xsimd::exp(x) - V(1)); }
+    /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
     static V backward(V x, V y, V dy) { return simd::select(x > V(0), dy, dy * (y + V(1))); }
 };

@@ -55,6 +55,7 @@ public:
     static constexpr std::size_t weight_count = Units * In::size;
     /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = weight_count + (UseBias ? Units : 0);
+    /// Takes sparse rows (`sparse_matrix<T>`) as input as well.
     static constexpr bool accepts_sparse_input = true;
 
     /// Points the layer at its slices of the network's parameter and gradient buffers.

@@ -23,6 +23,7 @@ public:
     using typename base::output_type;
     /// Name shown in summaries and error messages.
     static constexpr const char* kind = Plane == 1 ? "Dropout" : "Dropout2D";
+    /// Dropout (not Dropout2D) takes sparse rows as input as well.
     static constexpr bool accepts_sparse_input = Plane == 1;
 
     /// Forward pass on a batch; returns the layer's own output buffer.

@@ -185,6 +185,7 @@ public:
         ctx_.graph = &graph;
         return run_sparse(x);
     }
+    /// As above, for sparse rows that belong to no graph.
     const output_type& forward(const sparse_matrix<T>& x)
     {
         ctx_.graph = nullptr;
