@@ -22,11 +22,13 @@ namespace lepton::data {
 /// and the node ids of each split.
 template <class T = float>
 struct node_dataset {
-    Graph graph;
-    sparse_matrix<T> features;  ///< [nodes, features]
-    std::vector<std::int32_t> labels;
-    std::vector<std::size_t> train, validation, test;
-    std::vector<std::string> class_names;
+    Graph graph;                        ///< the edges between nodes
+    sparse_matrix<T> features;          ///< [nodes, features]
+    std::vector<std::int32_t> labels;   ///< class of every node
+    std::vector<std::size_t> train;       ///< node ids to train on
+    std::vector<std::size_t> validation;  ///< node ids for model selection
+    std::vector<std::size_t> test;        ///< node ids to report accuracy on
+    std::vector<std::string> class_names; ///< name of each class index
 };
 
 namespace detail {

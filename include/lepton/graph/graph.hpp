@@ -61,19 +61,25 @@ public:
         symmetric_ = out_offsets_ == offsets_ && targets_ == sources_;
     }
 
+    /// Nodes of the graph.
     std::size_t node_count() const noexcept { return offsets_.size() - 1; }
+    /// Directed edges stored.
     std::size_t edge_count() const noexcept { return sources_.size(); }
     /// Every edge has its reverse: the transpose is the adjacency itself.
     bool is_symmetric() const noexcept { return symmetric_; }
 
     /// Edges into node i are [offsets()[i], offsets()[i + 1]); their sources are in `sources()`.
     std::span<const std::size_t> offsets() const noexcept { return offsets_; }
+    /// Source node of each edge, by target.
     std::span<const std::uint32_t> sources() const noexcept { return sources_; }
     /// Edges out of node j are [out_offsets()[j], out_offsets()[j + 1]); `targets()` names
     /// where they go and `out_edge()` their index in the by-target order.
     std::span<const std::size_t> out_offsets() const noexcept { return out_offsets_; }
+    /// Target node of each edge, by source.
     std::span<const std::uint32_t> targets() const noexcept { return targets_; }
+    /// By-target index of each edge, by source.
     std::span<const std::size_t> out_edge() const noexcept { return out_edge_; }
+    /// Edges into node i.
     std::size_t in_degree(std::size_t i) const noexcept { return offsets_[i + 1] - offsets_[i]; }
 
     /// The matrix M with M[i, j] = w[e] for edge e = (j -> i): aggregation is M * X.
@@ -143,9 +149,11 @@ public:
         compute_normalisations();
     }
 
+    /// Nodes of the graph: the row count its node features must have.
     std::size_t node_count() const noexcept { return edges_.node_count(); }
     /// Directed edges stored (an undirected edge counts twice, a self loop once).
     std::size_t edge_count() const noexcept { return edges_.edge_count(); }
+    /// Every edge has its reverse.
     bool is_symmetric() const noexcept { return edges_.is_symmetric(); }
 
     /// The edges as given (after the options).
@@ -172,6 +180,7 @@ public:
     {
         return pick<T>(mean_);
     }
+    /// The mean weights in out-edge order, for the transposed product.
     template <class T>
     std::span<const T> mean_weights_transposed() const noexcept
     {

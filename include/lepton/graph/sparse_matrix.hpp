@@ -21,8 +21,9 @@ namespace lepton {
 /// One stored entry, for building a matrix from coordinates.
 template <class T>
 struct triplet {
-    std::size_t row, col;
-    T value;
+    std::size_t row;  ///< row index
+    std::size_t col;  ///< column index
+    T value;          ///< the entry
 };
 
 /// A rows x cols matrix in CSR form: the column indices and values of row r
@@ -30,8 +31,8 @@ struct triplet {
 template <class T>
 class sparse_matrix {
 public:
-    using value_type = T;
-    using index_type = std::uint32_t;
+    using value_type = T;  ///< scalar type of the stored values
+    using index_type = std::uint32_t;  ///< type of the column indices
 
     sparse_matrix() = default;
 
@@ -91,15 +92,19 @@ public:
         return m;
     }
 
-    std::size_t rows() const noexcept { return rows_; }
-    std::size_t cols() const noexcept { return cols_; }
-    std::size_t nonzeros() const noexcept { return values_.size(); }
+    std::size_t rows() const noexcept { return rows_; }  ///< number of rows
+    std::size_t cols() const noexcept { return cols_; }  ///< number of columns
+    std::size_t nonzeros() const noexcept { return values_.size(); }  ///< stored entries
     /// {rows, cols}, for shape messages.
     std::array<std::size_t, 2> shape() const noexcept { return {rows_, cols_}; }
 
+    /// rows() + 1 offsets into columns() and values().
     std::span<const std::size_t> row_offsets() const noexcept { return offsets_; }
+    /// Column of each stored entry, ascending within a row.
     std::span<const index_type> columns() const noexcept { return columns_; }
+    /// Value of each stored entry.
     std::span<const T> values() const noexcept { return values_; }
+    /// Value of each stored entry, writable (the structure is not).
     std::span<T> values() noexcept { return values_; }
 
     /// Divides every row by its sum (rows summing to zero stay zero), as

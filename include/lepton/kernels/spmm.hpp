@@ -19,10 +19,10 @@ namespace lepton::kernels {
 /// A CSR operand: `values == nullptr` means every stored entry is 1.
 template <class T>
 struct csr_ref {
-    std::size_t rows;
-    const std::size_t* offsets;
-    const std::uint32_t* columns;
-    const T* values;
+    std::size_t rows;              ///< rows of the sparse matrix
+    const std::size_t* offsets;    ///< rows + 1 offsets into columns and values
+    const std::uint32_t* columns;  ///< column of each entry
+    const T* values;               ///< value of each entry, or nullptr for all ones
 };
 
 namespace detail {

@@ -39,10 +39,12 @@ struct GATConv {
     static_assert(Units > 0 && Heads > 0, "Lepton wiring error: GATConv needs at least one unit and one head");
     static_assert(AttentionDropout >= 0.0 && AttentionDropout < 1.0,
                   "Lepton wiring error: GATConv attention dropout must be in [0, 1)");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = gat_conv_layer<T, Backend, In, Index, Units, Heads, Merge, AttentionDropout, NegativeSlope>;
 };
 
+/// What `GATConv` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Units, std::size_t Heads, head_merge Merge,
           double AttentionDropout, double NegativeSlope>
 class gat_conv_layer
@@ -59,12 +61,18 @@ class gat_conv_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "GATConv";
+    /// Input features per node.
     static constexpr std::size_t in_features = In::size;
+    /// Weights of the shared projection (Heads * Units x in).
     static constexpr std::size_t weight_count = HC * In::size;
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = 2 * HC + out_features + weight_count;
+    /// Takes sparse node features (`sparse_matrix<T>`) as input as well.
     static constexpr bool accepts_sparse_input = true;
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
         att_src_ = params;
@@ -87,6 +95,7 @@ public:
         init::zero_bias::bias(b_, out_features, in_features, rng);
     }
 
+    /// Calls f(name, data, grad, shape) for each parameter tensor, with PyG's names.
     template <class F>
     void for_each_parameter(F&& f)
     {
@@ -158,6 +167,7 @@ public:
         return y;
     }
 
+    /// Accumulates parameter gradients; with `input_grad` and dense features, returns dL/dx.
     template <class X>
     const input_type& backward(const X& x, const output_type& dy, bool input_grad)
     {

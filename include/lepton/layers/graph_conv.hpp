@@ -21,10 +21,12 @@ class graph_conv_layer;
 template <std::size_t Units, bool UseBias = true, class Init = init::glorot_uniform>
 struct GraphConv {
     static_assert(Units > 0, "Lepton wiring error: GraphConv<Units> needs at least one unit");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = graph_conv_layer<T, Backend, In, Index, Units, UseBias, Init>;
 };
 
+/// What `GraphConv` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Units, bool UseBias, class Init>
 class graph_conv_layer
     : public detail::layer_base<
@@ -38,12 +40,18 @@ class graph_conv_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "GraphConv";
+    /// Input features per node.
     static constexpr std::size_t in_features = In::size;
+    /// Number of weights (without the bias).
     static constexpr std::size_t weight_count = Units * In::size;
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = weight_count + (UseBias ? Units : 0);
+    /// Takes sparse node features (`sparse_matrix<T>`) as input as well.
     static constexpr bool accepts_sparse_input = true;
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
         w_ = params;
@@ -52,6 +60,7 @@ public:
         gb_ = grads + weight_count;
     }
 
+    /// Weight and bias from the spec's initialiser, or from `Policy` when given.
     template <class Policy = Init>
     void initialize(random_engine& rng, Policy = {})
     {
@@ -59,6 +68,7 @@ public:
         if constexpr (UseBias) Policy::bias(b_, Units, in_features, rng);
     }
 
+    /// Calls f(name, data, grad, shape) for each parameter tensor, with PyG's names.
     template <class F>
     void for_each_parameter(F&& f)
     {
@@ -81,6 +91,7 @@ public:
         return y;
     }
 
+    /// Accumulates parameter gradients; with `input_grad` and dense features, returns dL/dx.
     template <class X>
     const input_type& backward(const X& x, const output_type& dy, bool input_grad)
     {

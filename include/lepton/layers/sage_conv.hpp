@@ -20,10 +20,12 @@ class sage_conv_layer;
 template <std::size_t Units, class Init = init::torch_default>
 struct SAGEConv {
     static_assert(Units > 0, "Lepton wiring error: SAGEConv<Units> needs at least one unit");
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = sage_conv_layer<T, Backend, In, Index, Units, Init>;
 };
 
+/// What `SAGEConv` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Units, class Init>
 class sage_conv_layer
     : public detail::layer_base<
@@ -37,12 +39,18 @@ class sage_conv_layer
 public:
     using typename base::input_type;
     using typename base::output_type;
+    /// Name shown in summaries and error messages.
     static constexpr const char* kind = "SAGEConv";
+    /// Input features per node.
     static constexpr std::size_t in_features = In::size;
+    /// Weights of each of the two linear maps.
     static constexpr std::size_t weight_count = Units * In::size;
+    /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = 2 * weight_count + Units;
+    /// Takes sparse node features (`sparse_matrix<T>`) as input as well.
     static constexpr bool accepts_sparse_input = true;
 
+    /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
         wl_ = params;
@@ -53,6 +61,7 @@ public:
         gwr_ = grads + weight_count + Units;
     }
 
+    /// Weights and bias from the spec's initialiser, or from `Policy` when given.
     template <class Policy = Init>
     void initialize(random_engine& rng, Policy = {})
     {
@@ -61,6 +70,7 @@ public:
         Policy::weight(wr_, weight_count, in_features, Units, rng);
     }
 
+    /// Calls f(name, data, grad, shape) for each parameter tensor, with PyG's names.
     template <class F>
     void for_each_parameter(F&& f)
     {
@@ -86,6 +96,7 @@ public:
         return y;
     }
 
+    /// Accumulates parameter gradients; with `input_grad` and dense features, returns dL/dx.
     template <class X>
     const input_type& backward(const X& x, const output_type& dy, bool input_grad)
     {
