@@ -5,6 +5,7 @@
 #include <lepton/optim/adam.hpp>
 #include <lepton/optim/sgd.hpp>
 
+#include <cmath>
 #include <vector>
 
 namespace {
@@ -70,4 +71,75 @@ TEST_CASE("Nesterov without momentum is rejected")
     lepton::storage<float> p(4), g(4);
     CHECK_THROWS_AS(lepton::SGD<float>(std::span<float>(p), std::span<const float>(g), {.nesterov = true}),
                     std::invalid_argument);
+}
+
+#include <lepton/layers/activation.hpp>
+#include <lepton/layers/dense.hpp>
+#include <lepton/nn/network.hpp>
+
+namespace {
+
+using FreezeNet = lepton::Network<double, lepton::cpu, lepton::Input<5>, lepton::Dense<4>, lepton::Tanh, lepton::Dense<3>>;
+
+/// A few steps on a fixed batch; returns the parameters afterwards.
+template <class Opt>
+std::vector<double> train_steps(FreezeNet& net, Opt& opt, int steps)
+{
+    lepton::tensor<double, 2> x({6, 5}), dy({6, 3});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(double(i));
+    for (std::size_t i = 0; i < dy.size(); ++i) dy.data()[i] = std::cos(double(i));
+    for (int s = 0; s < steps; ++s) {
+        net.zero_grad();
+        net.forward(x);
+        net.backward(dy);
+        opt.step();
+    }
+    return {net.parameters().begin(), net.parameters().end()};
+}
+
+/// Parameters of layer 0 (`0.weight`, `0.bias`) come first in the flat buffer.
+constexpr std::size_t layer0_size = 4 * 5 + 4;
+
+template <class Opt, class Options>
+void check_freezing(Options options)
+{
+    FreezeNet net(3);
+    const std::vector<double> before(net.parameters().begin(), net.parameters().end());
+    net.freeze(0);
+    CHECK(net.is_frozen("0.weight"));
+    CHECK_FALSE(net.is_frozen("2.bias"));
+    Opt opt(net, options);
+    const auto after = train_steps(net, opt, 3);
+    for (std::size_t i = 0; i < layer0_size; ++i) REQUIRE(after[i] == before[i]);  // bitwise
+    for (std::size_t i = 0; i < layer0_size; ++i) REQUIRE(net.gradients()[i] == 0.0);
+    std::size_t changed = 0;
+    for (std::size_t i = layer0_size; i < after.size(); ++i) changed += after[i] != before[i];
+    CHECK(changed > 10);
+
+    net.unfreeze("0");
+    const auto thawed = train_steps(net, opt, 1);
+    changed = 0;
+    for (std::size_t i = 0; i < layer0_size; ++i) changed += thawed[i] != before[i];
+    CHECK(changed == layer0_size);
+}
+
+} // namespace
+
+TEST_CASE("frozen layers stay bitwise unchanged under every optimizer, with decay and momentum")
+{
+    check_freezing<lepton::SGD<double>>(lepton::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01});
+    check_freezing<lepton::Adam<double>>(lepton::AdamOptions{.lr = 0.01, .weight_decay = 0.01});
+    check_freezing<lepton::AdamW<double>>(lepton::AdamOptions{.lr = 0.01, .weight_decay = 0.1});
+}
+
+TEST_CASE("freezing by parameter name, and unknown names")
+{
+    FreezeNet net(1);
+    net.freeze("2.weight");
+    CHECK(net.is_frozen("2.weight"));
+    CHECK_FALSE(net.is_frozen("2.bias"));
+    CHECK(net.trainable_ranges().size() == 2);  // layer 0, then 2.bias
+    CHECK_THROWS_AS(net.freeze("3"), lepton::value_error);
+    CHECK_THROWS_AS(net.freeze(std::size_t{7}), lepton::value_error);
+    CHECK_THROWS_AS((void)net.is_frozen("0.kernel"), lepton::value_error);
 }

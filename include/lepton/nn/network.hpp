@@ -16,9 +16,11 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../core/backend.hpp"
 #include "../core/error.hpp"
@@ -27,6 +29,7 @@
 #include "../graph/sparse_matrix.hpp"
 #include "../layers/input.hpp"
 #include "../layers/layer.hpp"
+#include "../optim/parameter_ranges.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace lepton {
@@ -129,6 +132,7 @@ public:
     {
         bind_layers();
         for_each_layer([&](auto& layer, std::size_t) { layer.initialize(rng_); });
+        index_parameters();
     }
 
     /// Builds the network and initialises every Dense and Conv2D weight with
@@ -145,6 +149,9 @@ public:
     {
         ctx_.training = other.ctx_.training;
         bind_layers();
+        index_parameters();
+        slices_ = other.slices_;
+        update_trainable();
     }
     /// Copies the parameters of a network of the same type.
     Network& operator=(const Network& other)
@@ -201,8 +208,33 @@ public:
         if (!std::equal(dy.shape().begin(), dy.shape().end(), output().shape().begin()))
             throw shape_error("lepton: backward() expects a gradient of shape " + shape_string(output().shape()) +
                               ", got " + shape_string(dy.shape()));
-        return backward_from<layer_count - 1>(dy, input_grad);
+        const input_type& dx = backward_from<layer_count - 1>(dy, input_grad);
+        for (const auto& p : slices_)
+            if (p.frozen) std::fill(grads_.begin() + std::ptrdiff_t(p.begin), grads_.begin() + std::ptrdiff_t(p.end), T(0));
+        return dx;
     }
+
+    /// Freezes layer `layer` (0-based, not counting Input): its parameters keep
+    /// a zero gradient and optimizers built on this network skip them. Input
+    /// gradients still flow through it, and BatchNorm's running statistics
+    /// still update in training mode (call eval() on the network to stop that).
+    void freeze(std::size_t layer) { set_frozen_layer(layer, true); }
+    /// Makes layer `layer` trainable again.
+    void unfreeze(std::size_t layer) { set_frozen_layer(layer, false); }
+    /// Freezes the parameter named `name` ("0.weight"), or every parameter of
+    /// the layer a bare index names ("0"); throws `value_error` for an unknown name.
+    void freeze(std::string_view name) { set_frozen_name(name, true); }
+    /// Makes the parameters `name` selects trainable again.
+    void unfreeze(std::string_view name) { set_frozen_name(name, false); }
+    /// Whether the parameter named `name` is frozen.
+    bool is_frozen(std::string_view name) const
+    {
+        for (const auto& p : slices_)
+            if (p.name == name) return p.frozen;
+        throw value_error("lepton: no parameter named '" + std::string(name) + "'");
+    }
+    /// The trainable parts of `parameters()`; optimizers read this list at every step.
+    const std::vector<parameter_range>& trainable_ranges() const noexcept { return trainable_; }
 
     /// The output of the last forward call.
     const output_type& output() const { return std::get<layer_count - 1>(layers_).output(); }
@@ -298,6 +330,63 @@ private:
     {
         [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::get<I>(layers_), I), ...); }(
             std::make_index_sequence<layer_count>{});
+    }
+
+    /// Where each named parameter lives in the flat buffer.
+    struct parameter_slice {
+        std::string name;
+        std::size_t layer, begin, end;
+        bool frozen = false;
+    };
+
+    void index_parameters()
+    {
+        slices_.clear();
+        for_each_layer([&](auto& layer, std::size_t index) {
+            layer.for_each_parameter([&](const char* local, T* data, T*, const parameter_shape& shape) {
+                std::size_t n = 1;
+                for (auto d : shape) n *= d;
+                const auto begin = static_cast<std::size_t>(data - params_.data());
+                slices_.push_back({std::to_string(index) + "." + local, index, begin, begin + n});
+            });
+        });
+        update_trainable();
+    }
+
+    void update_trainable()
+    {
+        trainable_.clear();
+        for (const auto& p : slices_) {
+            if (p.frozen) continue;
+            if (!trainable_.empty() && trainable_.back().end == p.begin)
+                trainable_.back().end = p.end;
+            else
+                trainable_.push_back({p.begin, p.end});
+        }
+    }
+
+    void set_frozen_layer(std::size_t layer, bool frozen)
+    {
+        if (layer >= layer_count)
+            throw value_error("lepton: layer " + std::to_string(layer) + " does not exist (the network has " +
+                              std::to_string(layer_count) + " layers)");
+        for (auto& p : slices_)
+            if (p.layer == layer) p.frozen = frozen;
+        update_trainable();
+    }
+
+    void set_frozen_name(std::string_view name, bool frozen)
+    {
+        bool found = false;
+        for (auto& p : slices_) {
+            const bool layer_match = p.name.size() > name.size() && p.name.starts_with(name) && p.name[name.size()] == '.';
+            if (p.name == name || layer_match) {
+                p.frozen = frozen;
+                found = true;
+            }
+        }
+        if (!found) throw value_error("lepton: no parameter or layer named '" + std::string(name) + "'");
+        update_trainable();
     }
 
     void bind_layers()
@@ -424,6 +513,8 @@ private:
     context ctx_{true, nullptr};
     input_type staging_;
     const input_type* last_input_ = nullptr;
+    std::vector<parameter_slice> slices_;
+    std::vector<parameter_range> trainable_;
     const sparse_matrix<T>* sparse_input_ = nullptr;  ///< input of layer `sparse_consumer_` when sparse
     std::size_t sparse_consumer_ = 0;
 };

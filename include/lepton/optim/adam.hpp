@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <span>
 #include <stdexcept>
+#include <vector>
 
 #include "../core/compat.hpp"
 #include "../tensor/tensor.hpp"
+#include "parameter_ranges.hpp"
 
 namespace lepton {
 
@@ -35,8 +37,10 @@ namespace detail {
 template <class T, bool Decoupled>
 class adam_base {
 public:
-    adam_base(std::span<T> params, std::span<const T> grads, AdamOptions options)
-        : params_(params), grads_(grads), options_(options), m_(params.size(), T(0)), v_(params.size(), T(0))
+    adam_base(std::span<T> params, std::span<const T> grads, AdamOptions options,
+              const std::vector<parameter_range>* trainable = nullptr)
+        : params_(params), grads_(grads), options_(options), ranges_(params.size(), trainable), m_(params.size(), T(0)),
+          v_(params.size(), T(0))
     {
         if (params.size() != grads.size()) throw std::invalid_argument("lepton: Adam: parameter and gradient sizes differ");
     }
@@ -66,20 +70,21 @@ public:
 
         using vec = simd::batch<T>;
         constexpr std::size_t W = vec::size;
-        const std::size_t n = params_.size();
         T* p = params_.data();
         const T* g = grads_.data();
         T* m = m_.data();
         T* v = v_.data();
-        std::size_t i = 0;
-        for (; i + W <= n; i += W) {
-            vec mv = vec::load_aligned(m + i), vv = vec::load_aligned(v + i);
-            const vec pv = update(vec::load_unaligned(p + i), vec::load_unaligned(g + i), mv, vv);
-            pv.store_unaligned(p + i);
-            mv.store_aligned(m + i);
-            vv.store_aligned(v + i);
+        for (const parameter_range r : ranges_.get()) {
+            std::size_t i = r.begin;
+            for (; i + W <= r.end; i += W) {
+                vec mv = vec::load_unaligned(m + i), vv = vec::load_unaligned(v + i);
+                const vec pv = update(vec::load_unaligned(p + i), vec::load_unaligned(g + i), mv, vv);
+                pv.store_unaligned(p + i);
+                mv.store_unaligned(m + i);
+                vv.store_unaligned(v + i);
+            }
+            for (; i < r.end; ++i) p[i] = update(p[i], g[i], m[i], v[i]);
         }
-        for (; i < n; ++i) p[i] = update(p[i], g[i], m[i], v[i]);
     }
 
     double learning_rate() const noexcept { return options_.lr; }
@@ -87,10 +92,22 @@ public:
     const AdamOptions& options() const noexcept { return options_; }
     std::int64_t steps() const noexcept { return steps_; }
 
+    /// Calls f(name, values) for each state buffer, with `torch.optim.Adam`'s
+    /// names ("exp_avg", "exp_avg_sq"), laid out like the parameters (for checkpoints).
+    template <class F>
+    void for_each_state(F&& f)
+    {
+        f("exp_avg", std::span<T>(m_));
+        f("exp_avg_sq", std::span<T>(v_));
+    }
+    /// Restores the step count of a saved state (bias corrections depend on it).
+    void set_steps(std::int64_t steps) noexcept { steps_ = steps; }
+
 private:
     std::span<T> params_;
     std::span<const T> grads_;
     AdamOptions options_;
+    update_ranges ranges_;
     storage<T> m_, v_;
     std::int64_t steps_ = 0;
 };
@@ -102,9 +119,10 @@ template <class T>
 class Adam : public detail::adam_base<T, false> {
 public:
     using detail::adam_base<T, false>::adam_base;
-    /// Optimises `net`'s parameters.
+    /// Optimises `net`'s trainable (not frozen) parameters.
     template <class Net>
-    explicit Adam(Net& net, AdamOptions options = {}) : Adam(net.parameters(), net.gradients(), options)
+    explicit Adam(Net& net, AdamOptions options = {})
+        : Adam(net.parameters(), net.gradients(), options, &net.trainable_ranges())
     {
     }
 };
@@ -115,9 +133,10 @@ template <class T>
 class AdamW : public detail::adam_base<T, true> {
 public:
     using detail::adam_base<T, true>::adam_base;
-    /// Optimises `net`'s parameters.
+    /// Optimises `net`'s trainable (not frozen) parameters.
     template <class Net>
-    explicit AdamW(Net& net, AdamOptions options = {}) : AdamW(net.parameters(), net.gradients(), options)
+    explicit AdamW(Net& net, AdamOptions options = {})
+        : AdamW(net.parameters(), net.gradients(), options, &net.trainable_ranges())
     {
     }
 };

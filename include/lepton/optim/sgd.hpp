@@ -8,11 +8,15 @@
 /// The updates are xtensor expressions over the network's flat buffers, which
 /// xtensor evaluates with xsimd batches.
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <stdexcept>
+#include <vector>
 
 #include "../tensor/tensor.hpp"
+#include "parameter_ranges.hpp"
 
 namespace lepton {
 
@@ -35,47 +39,27 @@ template <class T>
 class SGD {
 public:
     /// Optimises `params` using `grads` (same size).
-    SGD(std::span<T> params, std::span<const T> grads, SGDOptions options = {})
-        : params_(params), grads_(grads), options_(options)
+    SGD(std::span<T> params, std::span<const T> grads, SGDOptions options = {},
+        const std::vector<parameter_range>* trainable = nullptr)
+        : params_(params), grads_(grads), options_(options), ranges_(params.size(), trainable)
     {
         if (params.size() != grads.size()) throw std::invalid_argument("lepton: SGD: parameter and gradient sizes differ");
         if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
             throw std::invalid_argument("lepton: SGD: Nesterov momentum requires momentum > 0 and zero dampening");
     }
-    /// Optimises `net`'s parameters.
+    /// Optimises `net`'s trainable (not frozen) parameters.
     template <class Net>
-    explicit SGD(Net& net, SGDOptions options = {}) : SGD(net.parameters(), net.gradients(), options)
+    explicit SGD(Net& net, SGDOptions options = {})
+        : SGD(net.parameters(), net.gradients(), options, &net.trainable_ranges())
     {
     }
 
     /// One update of every parameter from its gradient.
     void step()
     {
-        const std::size_t n = params_.size();
-        const std::array<std::size_t, 1> shape{n};
-        auto p = xt::adapt(params_.data(), n, xt::no_ownership(), shape);
-        auto grad = xt::adapt(grads_.data(), n, xt::no_ownership(), shape);
-        const T lr = T(options_.lr), wd = T(options_.weight_decay), mu = T(options_.momentum);
-        const T damp = T(1 - options_.dampening);
-        if (mu == T(0)) {
-            if (wd == T(0))
-                p -= lr * grad;
-            else
-                p -= lr * (grad + wd * p);
-            return;
-        }
-        if (momentum_.size() != n) momentum_.resize(n);
-        auto b = xt::adapt(momentum_.data(), n, xt::no_ownership(), shape);
-        if (!started_) {
-            xt::noalias(b) = grad + wd * p;
-            started_ = true;
-        } else {
-            xt::noalias(b) = mu * b + damp * (grad + wd * p);
-        }
-        if (options_.nesterov)
-            p -= lr * (grad + wd * p + mu * b);
-        else
-            p -= lr * b;
+        if (options_.momentum != 0 && momentum_.size() != params_.size()) momentum_.assign(params_.size(), T(0));
+        for (const parameter_range r : ranges_.get()) update(r.begin, r.end - r.begin);
+        ++steps_;
     }
 
     /// The current learning rate.
@@ -85,12 +69,53 @@ public:
     /// The hyper-parameters.
     const SGDOptions& options() const noexcept { return options_; }
 
+    /// Steps taken (the momentum buffer starts on the first).
+    std::int64_t steps() const noexcept { return steps_; }
+    /// Restores the step count of a saved state.
+    void set_steps(std::int64_t steps) noexcept { steps_ = steps; }
+    /// Calls f("momentum_buffer", values) when momentum is on (PyTorch's name;
+    /// laid out like the parameters, for checkpoints).
+    template <class F>
+    void for_each_state(F&& f)
+    {
+        if (options_.momentum == 0) return;
+        if (momentum_.size() != params_.size()) momentum_.assign(params_.size(), T(0));
+        f("momentum_buffer", std::span<T>(momentum_));
+    }
+
 private:
+    /// The update of elements [offset, offset + n).
+    void update(std::size_t offset, std::size_t n)
+    {
+        const std::array<std::size_t, 1> shape{n};
+        auto p = xt::adapt(params_.data() + offset, n, xt::no_ownership(), shape);
+        auto grad = xt::adapt(grads_.data() + offset, n, xt::no_ownership(), shape);
+        const T lr = T(options_.lr), wd = T(options_.weight_decay), mu = T(options_.momentum);
+        const T damp = T(1 - options_.dampening);
+        if (mu == T(0)) {
+            if (wd == T(0))
+                p -= lr * grad;
+            else
+                p -= lr * (grad + wd * p);
+            return;
+        }
+        auto b = xt::adapt(momentum_.data() + offset, n, xt::no_ownership(), shape);
+        if (steps_ == 0)
+            xt::noalias(b) = grad + wd * p;
+        else
+            xt::noalias(b) = mu * b + damp * (grad + wd * p);
+        if (options_.nesterov)
+            p -= lr * (grad + wd * p + mu * b);
+        else
+            p -= lr * b;
+    }
+
     std::span<T> params_;
     std::span<const T> grads_;
     SGDOptions options_;
+    detail::update_ranges ranges_;
     storage<T> momentum_;
-    bool started_ = false;
+    std::int64_t steps_ = 0;
 };
 
 /// Deduces the scalar type from the network.
