@@ -1,0 +1,2 @@
+// Placeholder: filled in with the checkpoint tests.
+#include <doctest/doctest.h>

@@ -1,0 +1,2 @@
+// Placeholder: filled in with the fit tests.
+#include <doctest/doctest.h>

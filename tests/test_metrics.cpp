@@ -1,0 +1,2 @@
+// Placeholder: filled in with the metrics tests.
+#include <doctest/doctest.h>
