@@ -17,3 +17,7 @@ option(LEPTON_USE_OPENMP "Thread Lepton's kernels with OpenMP" ${_lepton_openmp_
 if(LEPTON_USE_OPENMP AND NOT OpenMP_CXX_FOUND)
   message(FATAL_ERROR "LEPTON_USE_OPENMP is ON but no OpenMP was found for the C++ compiler")
 endif()
+
+# stb_image_write for PNG pictures (io/png.hpp, io/plot.hpp); optional. Debian's
+# libstb-dev puts it under include/stb/, which the headers also find without this.
+find_path(LEPTON_STB_INCLUDE_DIR stb_image_write.h PATH_SUFFIXES stb)

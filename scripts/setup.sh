@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config ccache zlib1g-dev
           libxtensor-dev libxsimd-dev xtl-dev doctest-dev libbenchmark-dev
-          libopenblas-dev dataset-fashion-mnist fortunes doxygen python3)
+          libopenblas-dev dataset-fashion-mnist fortunes doxygen python3 libstb-dev)
 
 missing=()
 for p in "${packages[@]}"; do
