@@ -21,6 +21,7 @@ namespace lepton::metrics {
 template <class T = float>
 class metric {
 public:
+    /// Virtual: metrics are owned and destroyed through pointers to this class.
     virtual ~metric() = default;
     /// Column name in logs: "accuracy", "top5_accuracy", "binary_accuracy", "macro_f1".
     virtual std::string name() const = 0;
