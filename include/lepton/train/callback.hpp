@@ -1,0 +1,67 @@
+#pragma once
+/// \file
+/// The hooks `fit` calls, and what a callback may look at and change while
+/// training runs: the weights (to snapshot or restore), the learning rate, a
+/// way to save the model, and a flag that stops training.
+
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "history.hpp"
+
+namespace lepton {
+
+/// What `fit` shares with its callbacks (type-erased, so callbacks do not
+/// depend on the network's type).
+template <class T>
+struct training_context {
+    std::span<T> parameters;                          ///< the network's flat parameter buffer
+    std::function<std::vector<T>()> snapshot;         ///< copies the weights (and layer buffers such as running statistics)
+    std::function<void(const std::vector<T>&)> restore;  ///< puts a snapshot back
+    std::function<void(const std::string&)> save;     ///< writes the weights to a file
+    std::function<double()> learning_rate;            ///< the optimizer's learning rate
+    std::function<void(double)> set_learning_rate;    ///< changes it
+    std::function<void(const std::string&)> message;  ///< prints a line between progress updates
+    const History* history = nullptr;                 ///< the epochs so far
+    int epochs = 0;                                   ///< epochs requested
+    bool stop_training = false;                       ///< set to end training after the current batch
+};
+
+/// Base of every callback; override what you need. Epochs count from 0.
+template <class T = float>
+class Callback {
+public:
+    virtual ~Callback() = default;
+    /// Before the first epoch.
+    virtual void on_train_begin(training_context<T>&) {}
+    /// Before each epoch.
+    virtual void on_epoch_begin(training_context<T>&, int /*epoch*/) {}
+    /// After each optimizer step, with the batch's "loss" and running metrics.
+    virtual void on_batch_end(training_context<T>&, std::size_t /*batch*/, const logs&) {}
+    /// After each epoch (and its validation), with the epoch's logs.
+    virtual void on_epoch_end(training_context<T>&, int /*epoch*/, const logs&) {}
+    /// After the last epoch, or when training stopped.
+    virtual void on_train_end(training_context<T>&) {}
+};
+
+/// A callback from plain functions (Keras' LambdaCallback).
+template <class T = float>
+class LambdaCallback : public Callback<T> {
+public:
+    std::function<void(training_context<T>&, int, const logs&)> epoch_end;        ///< called by on_epoch_end
+    std::function<void(training_context<T>&, std::size_t, const logs&)> batch_end;  ///< called by on_batch_end
+
+    void on_epoch_end(training_context<T>& ctx, int epoch, const logs& l) override
+    {
+        if (epoch_end) epoch_end(ctx, epoch, l);
+    }
+    void on_batch_end(training_context<T>& ctx, std::size_t batch, const logs& l) override
+    {
+        if (batch_end) batch_end(ctx, batch, l);
+    }
+};
+
+} // namespace lepton

@@ -1,0 +1,62 @@
+#pragma once
+/// \file
+/// ModelCheckpoint: saves the weights after every epoch, or only when the
+/// monitored quantity improves. Writes are atomic (see io/checkpoint.hpp), so
+/// the previous file survives a crash during saving.
+
+#include <string>
+
+#include "../callback.hpp"
+#include "monitor.hpp"
+
+namespace lepton {
+
+/// ModelCheckpoint's settings.
+struct ModelCheckpointOptions {
+    /// Target file; "{epoch}" is replaced by the 1-based epoch number.
+    std::string path = "checkpoint.safetensors";
+    std::string monitor = "val_loss";             ///< quantity deciding "best"
+    bool save_best_only = false;                  ///< save only when `monitor` improves
+    monitor_mode mode = monitor_mode::automatic;  ///< whether smaller or larger is better
+};
+
+/// Saves the model's weights at the end of epochs.
+template <class T = float>
+class ModelCheckpoint : public Callback<T> {
+public:
+    /// Saves to `options.path`.
+    explicit ModelCheckpoint(ModelCheckpointOptions options)
+        : options_(std::move(options)), monitor_(options_.monitor, options_.mode, 0.0)
+    {
+    }
+
+    /// Forgets the best value of an earlier run.
+    void on_train_begin(training_context<T>&) override { monitor_.reset(); }
+
+    /// Saves when due; a non-finite monitored value never counts as best.
+    void on_epoch_end(training_context<T>& ctx, int epoch, const logs& l) override
+    {
+        if (options_.save_best_only && !monitor_.improved(l)) return;
+        const std::string path = expand(epoch + 1);
+        ctx.save(path);
+        last_saved_ = path;
+    }
+
+    /// The file written last, or empty.
+    const std::string& last_saved() const noexcept { return last_saved_; }
+
+private:
+    std::string expand(int epoch) const
+    {
+        std::string p = options_.path;
+        const std::string key = "{epoch}";
+        for (auto at = p.find(key); at != std::string::npos; at = p.find(key)) p.replace(at, key.size(), std::to_string(epoch));
+        return p;
+    }
+
+    ModelCheckpointOptions options_;
+    detail::monitor monitor_;
+    std::string last_saved_;
+};
+
+} // namespace lepton

@@ -1,0 +1,259 @@
+#pragma once
+/// \file
+/// `fit`, `evaluate` and `predict`, Keras' training workflow for any network:
+///
+///     auto history = lepton::fit(net, optimizer, loss, train,
+///                                {.epochs = 3, .batch_size = 64, .validation = &test,
+///                                 .metrics = {std::make_shared<metrics::accuracy<float>>()}});
+///
+/// `fit` switches the network to training mode for its steps and to evaluation
+/// mode for validation (Dropout, BatchNorm), shows a progress bar, calls the
+/// callbacks, and returns the per-epoch History. A batch whose loss is not
+/// finite stops training and restores the last good weights (TerminateOnNaN,
+/// on by default).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../data/dataset.hpp"
+#if __has_include("../io/checkpoint.hpp")
+#include "../io/checkpoint.hpp"
+#define LEPTON_FIT_CAN_SAVE 1
+#endif
+#include "../metrics/metric.hpp"
+#include "../optim/clip.hpp"
+#include "callback.hpp"
+#include "callbacks/terminate_on_nan.hpp"
+#include "history.hpp"
+#include "progress.hpp"
+
+namespace lepton {
+
+/// What `fit` does besides the epochs and batches (Keras' `fit` arguments).
+template <class T, std::size_t SampleRank>
+struct fit_options {
+    int epochs = 1;                     ///< epochs to train
+    std::size_t batch_size = 32;        ///< samples per optimizer step
+    bool shuffle = true;                ///< reshuffle the training set every epoch
+    std::uint64_t seed = 0;             ///< seeds the shuffling
+    /// Evaluated after every epoch; its results are logged as "val_loss", "val_<metric>".
+    const data::Dataset<T, SampleRank>* validation = nullptr;
+    std::size_t validation_batch_size = 1000;  ///< samples per validation forward pass
+    std::vector<std::shared_ptr<metrics::metric<T>>> metrics;  ///< computed on training and validation data
+    std::vector<std::shared_ptr<Callback<T>>> callbacks;       ///< called in this order
+    /// Per-batch transform of the training features (augmentation), e.g. `data::random_horizontal_flip`.
+    std::function<void(tensor<T, SampleRank + 1>&, random_engine&)> transform;
+    double clip_grad_norm = 0;          ///< clip the global gradient norm to this (0: off)
+    bool terminate_on_nan = true;       ///< add a TerminateOnNaN callback
+    int initial_epoch = 0;              ///< epoch to start from (resuming)
+    verbosity verbose = verbosity::automatic;  ///< progress display
+    std::FILE* out = stdout;            ///< where progress goes
+};
+
+/// What `evaluate` does.
+template <class T>
+struct evaluate_options {
+    std::size_t batch_size = 1000;                             ///< samples per forward pass
+    std::vector<std::shared_ptr<metrics::metric<T>>> metrics;  ///< computed over the whole set
+};
+
+namespace detail {
+
+/// Metrics take [N, classes] outputs; networks with other output ranks get none.
+template <class T, class Output>
+void update_metrics(const std::vector<std::shared_ptr<metrics::metric<T>>>& ms, const Output& outputs,
+                    std::span<const std::int32_t> labels)
+{
+    if constexpr (Output::rank == 2)
+        for (const auto& m : ms) m->update(outputs, labels);
+}
+
+/// The weights and, when the network has them, its layers' buffers (BatchNorm's
+/// running statistics), as one array: what EarlyStopping and TerminateOnNaN restore.
+template <class Net>
+std::vector<typename Net::value_type> snapshot(Net& net)
+{
+    std::vector<typename Net::value_type> s(net.parameters().begin(), net.parameters().end());
+    if constexpr (requires { net.for_each_buffer([](const auto&, auto, const auto&) {}); })
+        net.for_each_buffer([&](const auto&, auto values, const auto&) { s.insert(s.end(), values.begin(), values.end()); });
+    return s;
+}
+
+template <class Net>
+void restore(Net& net, const std::vector<typename Net::value_type>& s)
+{
+    auto at = s.begin();
+    std::copy(at, at + std::ptrdiff_t(net.parameters().size()), net.parameters().begin());
+    at += std::ptrdiff_t(net.parameters().size());
+    if constexpr (requires { net.for_each_buffer([](const auto&, auto, const auto&) {}); })
+        net.for_each_buffer([&](const auto&, auto values, const auto&) {
+            std::copy(at, at + std::ptrdiff_t(values.size()), values.begin());
+            at += std::ptrdiff_t(values.size());
+        });
+}
+
+/// Loss and metrics over a data set in evaluation mode; keys prefixed with `prefix`.
+template <class Net, class Loss, std::size_t SampleRank>
+logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank>& data,
+                   std::size_t batch_size, const std::vector<std::shared_ptr<metrics::metric<typename Net::value_type>>>& ms,
+                   const std::string& prefix)
+{
+    const bool was_training = net.is_training();
+    net.eval();
+    for (const auto& m : ms) m->reset();
+    data::BatchLoader loader(data, batch_size, /*shuffle=*/false);
+    double loss_sum = 0;
+    std::size_t seen = 0;
+    for (std::size_t b = 0; b < loader.batches(); ++b) {
+        auto batch = loader[b];
+        const auto& out = net.forward(batch.features);
+        loss_sum += double(loss(out, batch.labels)) * double(batch.labels.size());
+        seen += batch.labels.size();
+        update_metrics(ms, out, batch.labels);
+    }
+    net.train(was_training);
+    logs l;
+    l.set(prefix + "loss", loss_sum / double(seen));
+    for (const auto& m : ms) l.set(prefix + m->name(), m->result());
+    return l;
+}
+
+} // namespace detail
+
+/// Trains `net` on `train` with `optimizer` and `loss` (any loss called as
+/// `loss(outputs, labels)` with a `gradient()`: CrossEntropyLoss, BCEWithLogitsLoss).
+/// Returns the History of every logged quantity; stops early when a callback says so.
+template <class Net, class Optimizer, class Loss, std::size_t SampleRank>
+History fit(Net& net, Optimizer& optimizer, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank>& train,
+            const fit_options<typename Net::value_type, SampleRank>& options)
+{
+    using T = typename Net::value_type;
+    History history;
+    detail::progress progress(options.out, options.verbose);
+
+    std::vector<std::shared_ptr<Callback<T>>> callbacks = options.callbacks;
+    if (options.terminate_on_nan) callbacks.insert(callbacks.begin(), std::make_shared<TerminateOnNaN<T>>());
+
+    training_context<T> ctx;
+    ctx.parameters = net.parameters();
+    ctx.snapshot = [&] { return detail::snapshot(net); };
+    ctx.restore = [&](const std::vector<T>& s) { detail::restore(net, s); };
+#ifdef LEPTON_FIT_CAN_SAVE
+    ctx.save = [&](const std::string& path) { io::save_weights(net, path); };
+#endif
+    ctx.learning_rate = [&] { return optimizer.learning_rate(); };
+    ctx.set_learning_rate = [&](double lr) { optimizer.set_learning_rate(lr); };
+    ctx.message = [&](const std::string& text) { progress.message(text); };
+    ctx.history = &history;
+    ctx.epochs = options.epochs;
+
+    data::BatchLoader loader(train, options.batch_size, options.shuffle, options.seed);
+    if (options.transform) loader.set_transform(options.transform);
+    for (auto& cb : callbacks) cb->on_train_begin(ctx);
+
+    for (int epoch = options.initial_epoch; epoch < options.epochs && !ctx.stop_training; ++epoch) {
+        for (auto& cb : callbacks) cb->on_epoch_begin(ctx, epoch);
+        progress.epoch_begin(epoch, options.epochs, loader.batches());
+        for (const auto& m : options.metrics) m->reset();
+        net.train();
+        loader.start_epoch();
+        double loss_sum = 0;
+        std::size_t seen = 0;
+        bool completed = true;
+        for (std::size_t b = 0; b < loader.batches(); ++b) {
+            auto batch = loader[b];
+            net.zero_grad();
+            const auto& out = net.forward(batch.features);
+            const double batch_loss = double(loss(out, batch.labels));
+            detail::update_metrics(options.metrics, out, batch.labels);
+            if (std::isfinite(batch_loss)) {
+                net.backward(loss.gradient());
+                if (options.clip_grad_norm > 0) clip_grad_norm(net.gradients(), options.clip_grad_norm);
+                optimizer.step();
+            }
+            loss_sum += batch_loss * double(batch.labels.size());
+            seen += batch.labels.size();
+
+            logs batch_logs;
+            batch_logs.set("loss", batch_loss);
+            for (auto& cb : callbacks) cb->on_batch_end(ctx, b, batch_logs);
+            if (ctx.stop_training && !std::isfinite(batch_loss)) {
+                completed = false;  // a diverged epoch is not logged
+                break;
+            }
+            logs running;
+            running.set("loss", loss_sum / double(seen));
+            for (const auto& m : options.metrics) running.set(m->name(), m->result());
+            progress.update(b + 1, running, seen);
+        }
+        if (!completed) break;
+
+        logs epoch_logs;
+        epoch_logs.set("loss", loss_sum / double(seen));
+        for (const auto& m : options.metrics) epoch_logs.set(m->name(), m->result());
+        if (options.validation) {
+            const logs v = detail::evaluate_into(net, loss, *options.validation, options.validation_batch_size,
+                                                 options.metrics, "val_");
+            for (const auto& [name, value] : v.items()) epoch_logs.set(name, value);
+        }
+        epoch_logs.set("lr", optimizer.learning_rate());
+        progress.epoch_end(epoch_logs, seen);
+        history.append(epoch_logs);
+        for (auto& cb : callbacks) cb->on_epoch_end(ctx, epoch, epoch_logs);
+    }
+    for (auto& cb : callbacks) cb->on_train_end(ctx);
+    return history;
+}
+
+/// Loss and metrics of `net` on `data` in evaluation mode: "loss", then each metric's name.
+template <class Net, class Loss, std::size_t SampleRank>
+logs evaluate(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank>& data,
+              const evaluate_options<typename Net::value_type>& options = {})
+{
+    return detail::evaluate_into(net, loss, data, options.batch_size, options.metrics, "");
+}
+
+/// The outputs of `net` for every sample of `features` [N, sample dims...], in
+/// evaluation mode, computed `batch_size` samples at a time.
+template <class Net, class E>
+typename Net::output_type predict(Net& net, const E& features, std::size_t batch_size = 1000)
+{
+    using T = typename Net::value_type;
+    const std::size_t n = features.shape()[0];
+    const bool was_training = net.is_training();
+    net.eval();
+    typename Net::output_type all;
+    typename Net::input_type chunk;
+    const std::size_t per_sample = n ? features.size() / n : 0;
+    for (std::size_t start = 0; start < n; start += batch_size) {
+        const std::size_t count = std::min(batch_size, n - start);
+        auto shape = features.shape();
+        typename Net::input_type::shape_type s;
+        std::copy(shape.begin(), shape.end(), s.begin());
+        s[0] = count;
+        ensure_shape(chunk, s);
+        const T* from = features.data() + start * per_sample;
+        std::copy(from, from + count * per_sample, chunk.data());
+        const auto& out = net.forward(chunk);
+        if (start == 0) {
+            typename Net::output_type::shape_type os;
+            std::copy(out.shape().begin(), out.shape().end(), os.begin());
+            os[0] = n;
+            all.resize(os);
+        }
+        const std::size_t out_per_sample = out.size() / count;
+        std::copy(out.data(), out.data() + out.size(), all.data() + start * out_per_sample);
+    }
+    net.train(was_training);
+    return all;
+}
+
+} // namespace lepton
