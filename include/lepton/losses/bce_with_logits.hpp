@@ -4,6 +4,9 @@
 /// max(x, 0) - x t + log(1 + exp(-|x|)), stable for any x.
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
 
 #include "../core/error.hpp"
 #include "../kernels/elementwise.hpp"
@@ -36,11 +39,28 @@ public:
         return kernels::sum(n, terms_.data()) * inv_n;
     }
 
+    /// The same with integer labels 0 / 1 as targets, one per element (binary
+    /// classification with one logit per sample; what `fit` passes).
+    T operator()(const tensor<T, Rank>& logits, std::span<const std::int32_t> labels)
+    {
+        if (labels.size() != logits.size())
+            throw shape_error("lepton: BCEWithLogitsLoss: " + std::to_string(logits.size()) + " logits but " +
+                              std::to_string(labels.size()) + " labels");
+        ensure_shape(targets_, logits.shape());
+        for (std::size_t i = 0; i < labels.size(); ++i) {
+            if (labels[i] != 0 && labels[i] != 1)
+                throw value_error("lepton: BCEWithLogitsLoss: label " + std::to_string(labels[i]) + " at " +
+                                  std::to_string(i) + " is not 0 or 1");
+            targets_.data()[i] = T(labels[i]);
+        }
+        return (*this)(logits, targets_);
+    }
+
     /// dL/dlogits of the last call.
     const tensor<T, Rank>& gradient() const noexcept { return grad_; }
 
 private:
-    tensor<T, Rank> grad_;
+    tensor<T, Rank> grad_, targets_;
     tensor<T, 1> terms_;
 };
 
