@@ -40,6 +40,7 @@
 
 #include "nn/init.hpp"
 #include "nn/network.hpp"
+#include "nn/transfer.hpp"
 
 #include "losses/bce_with_logits.hpp"
 #include "losses/cross_entropy.hpp"
@@ -47,11 +48,30 @@
 
 #include "optim/adam.hpp"
 #include "optim/clip.hpp"
+#include "optim/schedules.hpp"
 #include "optim/sgd.hpp"
 
 #include "data/cora.hpp"
 #include "data/dataset.hpp"
 #include "data/fashion_mnist.hpp"
 #include "data/idx.hpp"
+#include "data/subset.hpp"
 
+#include "metrics/accuracy.hpp"
+#include "metrics/classification_report.hpp"
+#include "metrics/confusion_matrix.hpp"
+#include "metrics/macro_f1.hpp"
+#include "metrics/metric.hpp"
+
+#include "io/checkpoint.hpp"
+#include "io/safetensors.hpp"
+
+#include "train/callback.hpp"
+#include "train/callbacks/csv_logger.hpp"
+#include "train/callbacks/early_stopping.hpp"
+#include "train/callbacks/lr_scheduler.hpp"
+#include "train/callbacks/model_checkpoint.hpp"
+#include "train/callbacks/terminate_on_nan.hpp"
+#include "train/fit.hpp"
+#include "train/history.hpp"
 #include "train/loop.hpp"
