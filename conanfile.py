@@ -35,6 +35,7 @@ class LeptonConan(ConanFile):
         self.requires("xsimd/[>=8.1.0 <15]", transitive_headers=True)
         self.requires("xtl/[>=0.7.2 <0.9]", transitive_headers=True)
         self.requires("zlib/[>=1.2.11 <2]", transitive_headers=True, transitive_libs=True)
+        self.requires("nlohmann_json/[>=3.11 <4]", transitive_headers=True)
 
     def package_id(self):
         self.info.clear()

@@ -5,6 +5,7 @@ find_package(xtl REQUIRED)
 find_package(xsimd REQUIRED)
 find_package(xtensor REQUIRED)
 find_package(ZLIB REQUIRED)  # gzip-compressed IDX data sets
+find_package(nlohmann_json 3 REQUIRED)  # safetensors headers (checkpoints)
 
 # Threads for the kernels: on by default when the compiler supports OpenMP.
 find_package(OpenMP COMPONENTS CXX QUIET)

@@ -13,8 +13,8 @@ import sys
 import tempfile
 
 # vcpkg ports Lepton's manifest may name (all exist in the vcpkg registry).
-KNOWN_VCPKG_PORTS = {"xtensor", "xsimd", "xtl", "zlib", "vcpkg-cmake", "vcpkg-cmake-config"}
-REQUIRED = {"xtensor", "xsimd", "xtl", "zlib"}
+KNOWN_VCPKG_PORTS = {"xtensor", "xsimd", "xtl", "zlib", "nlohmann-json", "vcpkg-cmake", "vcpkg-cmake-config"}
+REQUIRED = {"xtensor", "xsimd", "xtl", "zlib", "nlohmann-json"}
 
 errors = []
 
@@ -52,7 +52,7 @@ def conan(source, version):
     for call in ast.walk(methods.get("requirements", ast.Module(body=[], type_ignores=[]))):
         if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "requires" and call.args:
             requires.add(call.args[0].value.split("/")[0])
-    check({"xtensor", "xsimd", "zlib"} <= requires, f"recipe requires {sorted(requires)}")
+    check({"xtensor", "xsimd", "zlib", "nlohmann_json"} <= requires, f"recipe requires {sorted(requires)}")
     check("package_id" in methods and "package_info" in methods, "recipe lacks package_id or package_info")
     for f in ("CMakeLists.txt", "test_package.cpp"):
         check(os.path.isfile(os.path.join(source, "test_package", f)), f"test_package/{f} missing")

@@ -6,9 +6,15 @@
 /// distributions are not, so Lepton draws its uniforms and normals itself: the
 /// same seed gives the same weights with any compiler.
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <locale>
 #include <random>
+#include <sstream>
+#include <string>
+
+#include "error.hpp"
 
 namespace lepton {
 
@@ -58,6 +64,33 @@ public:
         do r = engine_();
         while (r >= limit);
         return r % n;
+    }
+
+    /// The full generator state as text (mt19937_64's standard text form, then
+    /// the cached normal), for checkpoints: `set_state(state())` continues the sequence exactly.
+    std::string state() const
+    {
+        std::ostringstream out;
+        out.imbue(std::locale::classic());
+        out << engine_ << ' ' << (has_spare_ ? 1 : 0) << ' ' << std::bit_cast<std::uint64_t>(spare_);
+        return out.str();
+    }
+
+    /// Restores a `state()`; throws `value_error` (leaving the generator as it
+    /// was) when `text` is not one.
+    void set_state(const std::string& text)
+    {
+        std::istringstream in(text);
+        in.imbue(std::locale::classic());
+        std::mt19937_64 engine;
+        int has_spare = -1;
+        std::uint64_t spare = 0;
+        in >> engine >> has_spare >> spare;
+        if (!in || (has_spare != 0 && has_spare != 1) || !(in >> std::ws).eof())
+            throw value_error("lepton: not a random_engine state");
+        engine_ = engine;
+        has_spare_ = has_spare == 1;
+        spare_ = std::bit_cast<double>(spare);
     }
 
 private:

@@ -6,11 +6,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <locale>
 #include <numeric>
 #include <span>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "../core/error.hpp"
 #include "../core/random.hpp"
 #include "../tensor/tensor.hpp"
 
@@ -74,6 +78,41 @@ public:
     {
         if (!shuffle_) return;
         for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
+    }
+
+    /// The generator and the current sample order as text, for checkpoints:
+    /// each epoch's permutation builds on the last, so resuming needs both.
+    std::string state() const
+    {
+        std::string s = rng_.state() + '/' + std::to_string(order_.size());
+        for (const std::size_t i : order_) s += ' ' + std::to_string(i);
+        return s;
+    }
+
+    /// Restores a `state()` of a loader over a data set of the same size;
+    /// throws `value_error` (leaving the loader as it was) otherwise.
+    void set_state(const std::string& text)
+    {
+        const auto slash = text.find('/');
+        if (slash == std::string::npos) throw value_error("lepton: BatchLoader: not a loader state");
+        random_engine rng;
+        rng.set_state(text.substr(0, slash));
+        std::istringstream in(text.substr(slash + 1));
+        in.imbue(std::locale::classic());
+        std::size_t n = 0;
+        if (!(in >> n) || n != order_.size())
+            throw value_error("lepton: BatchLoader: the state is for " + std::to_string(n) + " samples, the data set has " +
+                              std::to_string(order_.size()));
+        std::vector<std::size_t> order(n);
+        std::vector<bool> seen(n, false);
+        for (auto& i : order) {
+            // Every index once: operator[] reads samples through this order.
+            if (!(in >> i) || i >= n || seen[i]) throw value_error("lepton: BatchLoader: the state's order is not a permutation");
+            seen[i] = true;
+        }
+        if (!(in >> std::ws).eof()) throw value_error("lepton: BatchLoader: trailing data in the state");
+        rng_ = rng;
+        order_ = std::move(order);
     }
 
     /// A transform applied to every batch after it is gathered (augmentation):

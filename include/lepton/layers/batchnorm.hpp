@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "../kernels/elementwise.hpp"
@@ -55,6 +57,7 @@ public:
         std::fill(beta_, beta_ + channels, T(0));
         std::fill(running_mean_.begin(), running_mean_.end(), T(0));
         std::fill(running_var_.begin(), running_var_.end(), T(1));
+        batches_tracked_ = 0;
     }
     /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class F>
@@ -63,6 +66,19 @@ public:
         f("weight", gamma_, dgamma_, parameter_shape{channels});
         f("bias", beta_, dbeta_, parameter_shape{channels});
     }
+
+    /// Calls `f(name, values, shape)` for each buffer (state that is not
+    /// learned but belongs in a checkpoint), with PyTorch's names and types.
+    template <class F>
+    void for_each_buffer(F&& f)
+    {
+        f("running_mean", std::span<T>(running_mean_), parameter_shape{channels});
+        f("running_var", std::span<T>(running_var_), parameter_shape{channels});
+        f("num_batches_tracked", std::span<std::int64_t>(&batches_tracked_, 1), parameter_shape{});
+    }
+
+    /// Training-mode forward passes so far (PyTorch's `num_batches_tracked`).
+    std::int64_t num_batches_tracked() const noexcept { return batches_tracked_; }
 
     /// Running statistics (PyTorch buffers `running_mean`, `running_var`).
     std::vector<T>& running_mean() noexcept { return running_mean_; }
@@ -75,6 +91,7 @@ public:
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
         training_ = ctx.training;
+        if (training_) ++batches_tracked_;
         const std::size_t count = n * plane;
         for_each_channel([&](std::size_t c) {
             T mean, var;
@@ -161,6 +178,7 @@ private:
     T* dgamma_ = nullptr;
     T* dbeta_ = nullptr;
     std::vector<T> running_mean_, running_var_, mean_, inv_std_;
+    std::int64_t batches_tracked_ = 0;
     bool training_ = false;
 };
 

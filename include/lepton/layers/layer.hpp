@@ -13,6 +13,7 @@
 ///     void bind(T* params, T* grads);            // its slice of the network's flat buffers
 ///     void initialize(random_engine&);
 ///     template <class F> void for_each_parameter(F&&);   // f(name, data, grad, shape)
+///     template <class F> void for_each_buffer(F&&);      // optional: f(name, span, shape), e.g. running statistics
 ///     const output_type& forward(const input_type& x, context&);
 ///     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad);
 ///

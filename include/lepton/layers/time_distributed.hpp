@@ -71,6 +71,12 @@ public:
     {
         inner_.for_each_parameter(f);
     }
+    /// Calls `f(name, values, shape)` for each buffer of the wrapped layer (if it has any).
+    template <class Fn>
+    void for_each_buffer(Fn&& f)
+    {
+        if constexpr (requires { inner_.for_each_buffer(f); }) inner_.for_each_buffer(f);
+    }
     /// The wrapped layer, shared by all time steps.
     inner_type& inner() noexcept { return inner_; }
 

@@ -270,6 +270,21 @@ public:
         });
     }
 
+    /// Calls f(name, values, shape) for every buffer: layer state that is saved
+    /// but not learned, with PyTorch `state_dict` names ("1.running_mean",
+    /// "1.running_var" as std::span<T>, "1.num_batches_tracked" as
+    /// std::span<std::int64_t>). Layers without buffers need not declare any.
+    template <class F>
+    void for_each_buffer(F&& f)
+    {
+        for_each_layer([&](auto& layer, std::size_t index) {
+            auto named = [&](const char* local, auto values, const parameter_shape& shape) {
+                f(std::to_string(index) + "." + local, values, shape);
+            };
+            if constexpr (requires { layer.for_each_buffer(named); }) layer.for_each_buffer(named);
+        });
+    }
+
     /// Layer `I` (0-based, not counting Input).
     template <std::size_t I>
     layer_type<I>& layer() noexcept
