@@ -1,8 +1,14 @@
 // Fashion-MNIST with a small convolutional network: the main example.
+// Trains with `fit` (progress bar on a terminal, a line per epoch otherwise),
+// then prints scikit-learn's classification report for the test set and
+// writes the training curves (CSV and PNG) and the confusion matrix (PNG).
+// Usage: fashion_mnist_cnn [seed] [epochs] [output directory]
 #include <lepton/lepton.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <string>
 
 using namespace lepton;
 
@@ -17,6 +23,8 @@ int main(int argc, char** argv)
 {
     const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
     const int epochs = argc > 2 ? std::atoi(argv[2]) : 3;
+    const std::filesystem::path out_dir = argc > 3 ? argv[3] : "output";
+    std::filesystem::create_directories(out_dir);
 
     auto train = data::fashion_mnist_train();
     auto test = data::fashion_mnist_test();
@@ -31,16 +39,22 @@ int main(int argc, char** argv)
     std::printf("threads: %d\n", num_threads());
     Adam optimizer(net, {.lr = 1e-3});
     CrossEntropyLoss<float> loss;
-    data::BatchLoader train_batches(train, 64, /*shuffle=*/true, seed);
-    data::BatchLoader test_batches(test, 500, /*shuffle=*/false);
 
-    epoch_stats t;
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
-        const epoch_stats s = train_epoch(net, optimizer, loss, train_batches);
-        t = evaluate(net, loss, test_batches);
-        std::printf("epoch %d/%d  loss %.4f  train_accuracy %.4f  test_accuracy %.4f  %.2f s  %.0f images/s\n", epoch,
-                    epochs, s.loss, s.accuracy, t.accuracy, s.seconds, double(s.samples) / s.seconds);
-        std::fflush(stdout);
-    }
-    std::printf("test_loss: %.4f\ntest_accuracy: %.4f\n", t.loss, t.accuracy);
+    const History history =
+        fit(net, optimizer, loss, train,
+            {.epochs = epochs, .batch_size = 64, .seed = seed, .validation = &test,
+             .metrics = {std::make_shared<metrics::accuracy<float>>()},
+             .callbacks = {std::make_shared<CSVLogger<float>>((out_dir / "fashion_mnist_cnn_history.csv").string())}});
+
+    metrics::confusion_matrix confusion(10);
+    confusion.update(predict(net, test.features), test.labels);
+    const std::vector<std::string> names(std::begin(data::fashion_mnist_classes), std::end(data::fashion_mnist_classes));
+    std::printf("\n%s\n", metrics::classification_report(confusion, names).c_str());
+#if LEPTON_HAS_PNG
+    plot_history((out_dir / "fashion_mnist_cnn_curves.png").string(), history, {}, "Fashion-MNIST CNN");
+    io::plot_heatmap((out_dir / "fashion_mnist_cnn_confusion.png").string(), "Fashion-MNIST test set", confusion.rows(),
+                     names);
+    std::printf("wrote %s/fashion_mnist_cnn_{history.csv,curves.png,confusion.png}\n", out_dir.string().c_str());
+#endif
+    std::printf("test_loss: %.4f\ntest_accuracy: %.4f\n", history["val_loss"].back(), history["val_accuracy"].back());
 }

@@ -69,6 +69,7 @@
 #include "train/callback.hpp"
 #include "train/callbacks/csv_logger.hpp"
 #include "train/callbacks/early_stopping.hpp"
+#include "train/callbacks/history_plot.hpp"
 #include "train/callbacks/lr_scheduler.hpp"
 #include "train/callbacks/model_checkpoint.hpp"
 #include "train/callbacks/terminate_on_nan.hpp"
