@@ -47,12 +47,17 @@ inline std::size_t check_batch(const char* who, const tensor<T, 2>& outputs, std
     return outputs.shape()[1];
 }
 
-/// Throws `value_error` unless 0 <= label < classes.
+[[noreturn]] inline void throw_bad_label(const char* who, std::int32_t label, std::size_t row, std::size_t classes)
+{
+    throw value_error(std::string("lepton: ") + who + ": label " + std::to_string(label) + " at row " +
+                      std::to_string(row) + " is outside [0, " + std::to_string(classes) + ")");
+}
+
+/// Throws `value_error` unless 0 <= label < classes. The throw is out of line and
+/// [[noreturn]], so callers' indexing after the check is known to be in bounds.
 inline void check_label(const char* who, std::int32_t label, std::size_t row, std::size_t classes)
 {
-    if (label < 0 || static_cast<std::size_t>(label) >= classes)
-        throw value_error(std::string("lepton: ") + who + ": label " + std::to_string(label) + " at row " +
-                          std::to_string(row) + " is outside [0, " + std::to_string(classes) + ")");
+    if (label < 0 || static_cast<std::size_t>(label) >= classes) throw_bad_label(who, label, row, classes);
 }
 
 /// Index of the largest value of z[0..n); the first one on ties (as torch.argmax).
