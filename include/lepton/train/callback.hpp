@@ -54,10 +54,12 @@ public:
     std::function<void(training_context<T>&, int, const logs&)> epoch_end;        ///< called by on_epoch_end
     std::function<void(training_context<T>&, std::size_t, const logs&)> batch_end;  ///< called by on_batch_end
 
+    /// Calls `epoch_end` when set.
     void on_epoch_end(training_context<T>& ctx, int epoch, const logs& l) override
     {
         if (epoch_end) epoch_end(ctx, epoch, l);
     }
+    /// Calls `batch_end` when set.
     void on_batch_end(training_context<T>& ctx, std::size_t batch, const logs& l) override
     {
         if (batch_end) batch_end(ctx, batch, l);

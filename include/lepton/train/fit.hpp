@@ -24,10 +24,7 @@
 #include <vector>
 
 #include "../data/dataset.hpp"
-#if __has_include("../io/checkpoint.hpp")
 #include "../io/checkpoint.hpp"
-#define LEPTON_FIT_CAN_SAVE 1
-#endif
 #include "../metrics/metric.hpp"
 #include "../optim/clip.hpp"
 #include "callback.hpp"
@@ -146,9 +143,7 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss, const data::Dataset<type
     ctx.parameters = net.parameters();
     ctx.snapshot = [&] { return detail::snapshot(net); };
     ctx.restore = [&](const std::vector<T>& s) { detail::restore(net, s); };
-#ifdef LEPTON_FIT_CAN_SAVE
     ctx.save = [&](const std::string& path) { io::save_weights(net, path); };
-#endif
     ctx.learning_rate = [&] { return optimizer.learning_rate(); };
     ctx.set_learning_rate = [&](double lr) { optimizer.set_learning_rate(lr); };
     ctx.message = [&](const std::string& text) { progress.message(text); };
