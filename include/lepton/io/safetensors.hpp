@@ -48,7 +48,23 @@
 namespace lepton::io {
 
 /// Element types of the safetensors format (the names are the format's own).
-enum class dtype : std::uint8_t { BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
+enum class dtype : std::uint8_t {
+    BOOL,     ///< bool, one byte
+    U8,       ///< uint8
+    I8,       ///< int8
+    F8_E5M2,  ///< 8-bit float, 5 exponent bits
+    F8_E4M3,  ///< 8-bit float, 4 exponent bits
+    I16,      ///< int16
+    U16,      ///< uint16
+    F16,      ///< IEEE half
+    BF16,     ///< bfloat16
+    I32,      ///< int32
+    U32,      ///< uint32
+    F32,      ///< float
+    F64,      ///< double
+    I64,      ///< int64
+    U64       ///< uint64
+};
 
 namespace detail {
 
