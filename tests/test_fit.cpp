@@ -302,3 +302,50 @@ TEST_CASE("BCEWithLogitsLoss takes 0/1 labels, as fit passes them")
     CHECK(bce(logits, labels) == doctest::Approx((std::log1p(std::exp(-2.0)) + std::log1p(std::exp(1.0))) / 2));
     CHECK_THROWS_AS(bce(logits, std::vector<std::int32_t>{1, 2}), value_error);
 }
+
+#include <lepton/io/checkpoint.hpp>
+
+TEST_CASE("ModelCheckpoint inside fit writes weights that load back into a fresh network")
+{
+    const auto dir = std::filesystem::temp_directory_path() / "lepton_fit_checkpoint";
+    std::filesystem::create_directories(dir);
+    const auto train = clusters(64, 1), test = clusters(64, 2);
+    Classifier net(1);
+    Adam optimizer(net, {.lr = 0.01});
+    CrossEntropyLoss<float> loss;
+    auto ckpt = std::make_shared<ModelCheckpoint<float>>(
+        ModelCheckpointOptions{.path = (dir / "epoch-{epoch}.safetensors").string()});
+    fit(net, optimizer, loss, train,
+        {.epochs = 3, .batch_size = 16, .validation = &test, .callbacks = {ckpt}, .verbose = verbosity::silent});
+    for (const char* name : {"epoch-1.safetensors", "epoch-2.safetensors", "epoch-3.safetensors"})
+        REQUIRE(std::filesystem::exists(dir / name));
+    CHECK(ckpt->last_saved() == (dir / "epoch-3.safetensors").string());
+    Classifier restored(99);
+    io::load_weights(restored, (dir / "epoch-3.safetensors").string());
+    for (std::size_t i = 0; i < net.parameters().size(); ++i) REQUIRE(restored.parameters()[i] == net.parameters()[i]);
+    std::filesystem::remove_all(dir);
+}
+
+#include <lepton/layers/batchnorm.hpp>
+
+TEST_CASE("copying a network copies its parameters and its BatchNorm statistics")
+{
+    using Net = Network<double, cpu, Input<3>, Dense<4>, BatchNorm1D<>>;
+    Net net(1);
+    tensor<double, 2> x({5, 3});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(double(i));
+    net.train();
+    net.forward(x);  // moves the running statistics away from 0 and 1
+    Net copy(net);
+    Net assigned(7);
+    assigned = net;
+    for (Net* other : {&copy, &assigned}) {
+        net.eval();
+        const tensor<double, 2> expected = net.forward(x);
+        Net& o = *other;
+        o.eval();
+        const auto& got = o.forward(x);
+        for (std::size_t i = 0; i < got.size(); ++i) CHECK(got.data()[i] == expected.data()[i]);
+        CHECK(o.layer<1>().num_batches_tracked() == 1);
+    }
+}

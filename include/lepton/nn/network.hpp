@@ -152,13 +152,15 @@ public:
         index_parameters();
         slices_ = other.slices_;
         update_trainable();
+        copy_buffers_from(other);
     }
-    /// Copies the parameters of a network of the same type.
+    /// Copies the parameters and buffers (BatchNorm statistics) of a network of the same type.
     Network& operator=(const Network& other)
     {
         std::copy(other.params_.begin(), other.params_.end(), params_.begin());
         rng_ = other.rng_;
         ctx_.training = other.ctx_.training;
+        copy_buffers_from(other);
         return *this;
     }
     Network(Network&&) = delete;  // layers point into the buffers; moving would need a rebind
@@ -345,6 +347,26 @@ private:
     {
         [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::get<I>(layers_), I), ...); }(
             std::make_index_sequence<layer_count>{});
+    }
+
+    /// Buffers live in the layers, not in the flat arrays; copy them one by one.
+    void copy_buffers_from(const Network& other)
+    {
+        std::vector<std::span<T>> values;
+        std::vector<std::span<std::int64_t>> counters;
+        const_cast<Network&>(other).for_each_buffer([&](const std::string&, auto span, const parameter_shape&) {
+            if constexpr (std::is_same_v<typename decltype(span)::element_type, T>)
+                values.push_back(span);
+            else
+                counters.push_back(span);
+        });
+        std::size_t v = 0, c = 0;
+        for_each_buffer([&](const std::string&, auto span, const parameter_shape&) {
+            if constexpr (std::is_same_v<typename decltype(span)::element_type, T>)
+                std::copy(values[v].begin(), values[v].end(), span.begin()), ++v;
+            else
+                std::copy(counters[c].begin(), counters[c].end(), span.begin()), ++c;
+        });
     }
 
     /// Where each named parameter lives in the flat buffer.
