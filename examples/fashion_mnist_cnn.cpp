@@ -3,11 +3,24 @@
 // then prints scikit-learn's classification report for the test set and
 // writes the training curves (CSV and PNG) and the confusion matrix (PNG).
 // Usage: fashion_mnist_cnn [seed] [epochs] [output directory]
-#include <lepton/lepton.hpp>
+// The headers this program uses (lepton/lepton.hpp has them all, at some compile time).
+#include <lepton/data/fashion_mnist.hpp>
+#include <lepton/layers/activation.hpp>
+#include <lepton/layers/conv2d.hpp>
+#include <lepton/layers/dense.hpp>
+#include <lepton/layers/flatten.hpp>
+#include <lepton/layers/pooling.hpp>
+#include <lepton/losses/cross_entropy.hpp>
+#include <lepton/metrics/accuracy.hpp>
+#include <lepton/metrics/confusion_matrix.hpp>
+#include <lepton/nn/network.hpp>
+#include <lepton/optim/adam.hpp>
+#include <lepton/train/fit.hpp>
+
+#include "training_outputs.hpp"
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
 using namespace lepton;
@@ -23,8 +36,7 @@ int main(int argc, char** argv)
 {
     const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
     const int epochs = argc > 2 ? std::atoi(argv[2]) : 3;
-    const std::filesystem::path out_dir = argc > 3 ? argv[3] : "output";
-    std::filesystem::create_directories(out_dir);
+    const std::string out_dir = argc > 3 ? argv[3] : "output";
 
     auto train = data::fashion_mnist_train();
     auto test = data::fashion_mnist_test();
@@ -43,18 +55,11 @@ int main(int argc, char** argv)
     const History history =
         fit(net, optimizer, loss, train,
             {.epochs = epochs, .batch_size = 64, .seed = seed, .validation = &test,
-             .metrics = {std::make_shared<metrics::accuracy<float>>()},
-             .callbacks = {std::make_shared<CSVLogger<float>>((out_dir / "fashion_mnist_cnn_history.csv").string())}});
+             .metrics = {std::make_shared<metrics::accuracy<float>>()}});
 
     metrics::confusion_matrix confusion(10);
     confusion.update(predict(net, test.features), test.labels);
     const std::vector<std::string> names(std::begin(data::fashion_mnist_classes), std::end(data::fashion_mnist_classes));
-    std::printf("\n%s\n", metrics::classification_report(confusion, names).c_str());
-#if LEPTON_HAS_PNG
-    plot_history((out_dir / "fashion_mnist_cnn_curves.png").string(), history, {}, "Fashion-MNIST CNN");
-    io::plot_heatmap((out_dir / "fashion_mnist_cnn_confusion.png").string(), "Fashion-MNIST test set", confusion.rows(),
-                     names);
-    std::printf("wrote %s/fashion_mnist_cnn_{history.csv,curves.png,confusion.png}\n", out_dir.string().c_str());
-#endif
+    report_training(out_dir, "fashion_mnist_cnn", "Fashion-MNIST CNN", history, confusion, names);
     std::printf("test_loss: %.4f\ntest_accuracy: %.4f\n", history["val_loss"].back(), history["val_accuracy"].back());
 }

@@ -58,7 +58,6 @@ struct fake_training {
     {
         ctx.snapshot = [this] { return weights; };
         ctx.restore = [this](const std::vector<float>& s) { weights = s; };
-        ctx.save = [this](const std::string& path) { saved.push_back(path); };
         ctx.learning_rate = [this] { return lr; };
         ctx.set_learning_rate = [this](double v) { lr = v; };
     }
@@ -260,7 +259,8 @@ TEST_CASE("ReduceLROnPlateau multiplies the rate after `patience` stalled epochs
 TEST_CASE("ModelCheckpoint with save_best_only saves only on improvement")
 {
     fake_training t;
-    ModelCheckpoint<float> ckpt({.path = "model-{epoch}.safetensors", .save_best_only = true});
+    ModelCheckpoint<float> ckpt([&](const std::string& path) { t.saved.push_back(path); },
+                                {.path = "model-{epoch}.safetensors", .save_best_only = true});
     ckpt.on_train_begin(t.ctx);
     const double losses[] = {1.0, 1.2, 0.7, std::nan(""), 0.6};
     for (int e = 0; e < 5; ++e) ckpt.on_epoch_end(t.ctx, e, val_loss(losses[e]));
@@ -313,8 +313,7 @@ TEST_CASE("ModelCheckpoint inside fit writes weights that load back into a fresh
     Classifier net(1);
     Adam optimizer(net, {.lr = 0.01});
     CrossEntropyLoss<float> loss;
-    auto ckpt = std::make_shared<ModelCheckpoint<float>>(
-        ModelCheckpointOptions{.path = (dir / "epoch-{epoch}.safetensors").string()});
+    auto ckpt = model_checkpoint(net, {.path = (dir / "epoch-{epoch}.safetensors").string()});
     fit(net, optimizer, loss, train,
         {.epochs = 3, .batch_size = 16, .validation = &test, .callbacks = {ckpt}, .verbose = verbosity::silent});
     for (const char* name : {"epoch-1.safetensors", "epoch-2.safetensors", "epoch-3.safetensors"})

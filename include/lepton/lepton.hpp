@@ -1,6 +1,9 @@
 #pragma once
 /// \file
-/// Everything Lepton offers on the CPU. (The CUDA backend has its own header.)
+/// Everything Lepton offers on the CPU, except the parts with a compile-time
+/// cost of their own, which have their own headers: checkpoints
+/// (`io/checkpoint.hpp`, `train/callbacks/model_checkpoint.hpp`: nlohmann_json)
+/// and pictures (`io/plot.hpp`, `train/callbacks/history_plot.hpp`: stb_image_write).
 
 #include "version.hpp"
 
@@ -63,15 +66,11 @@
 #include "metrics/macro_f1.hpp"
 #include "metrics/metric.hpp"
 
-#include "io/checkpoint.hpp"
-#include "io/safetensors.hpp"
 
 #include "train/callback.hpp"
 #include "train/callbacks/csv_logger.hpp"
 #include "train/callbacks/early_stopping.hpp"
-#include "train/callbacks/history_plot.hpp"
 #include "train/callbacks/lr_scheduler.hpp"
-#include "train/callbacks/model_checkpoint.hpp"
 #include "train/callbacks/terminate_on_nan.hpp"
 #include "train/fit.hpp"
 #include "train/history.hpp"

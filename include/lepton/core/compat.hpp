@@ -25,6 +25,18 @@
 
 #include <xsimd/xsimd.hpp>
 
+// Inlining control for hot kernels and for code that is better compiled once.
+#if defined(__GNUC__)
+#define LEPTON_ALWAYS_INLINE inline __attribute__((always_inline))
+#define LEPTON_NOINLINE __attribute__((noinline))
+#define LEPTON_RESTRICT __restrict__
+#else
+#define LEPTON_ALWAYS_INLINE inline
+#define LEPTON_NOINLINE
+#define LEPTON_RESTRICT
+#endif
+
+
 namespace lepton::simd {
 
 /// The widest batch the compiler flags allow for `T` (AVX-512 with -march=native here).

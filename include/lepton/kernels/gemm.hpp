@@ -24,16 +24,6 @@
 #include "../tensor/scratch.hpp"
 #include "parallel.hpp"
 
-#if defined(__GNUC__)
-#define LEPTON_ALWAYS_INLINE inline __attribute__((always_inline))
-#define LEPTON_NOINLINE __attribute__((noinline))
-#define LEPTON_RESTRICT __restrict__
-#else
-#define LEPTON_ALWAYS_INLINE inline
-#define LEPTON_NOINLINE
-#define LEPTON_RESTRICT
-#endif
-
 #if defined(LEPTON_SCALAR_KERNELS) || defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
 #define LEPTON_GEMM_SCALAR 1
 #endif

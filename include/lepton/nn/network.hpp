@@ -204,13 +204,15 @@ public:
     /// Back-propagates dL/d(output) of the last forward call: accumulates every
     /// parameter gradient and, with `input_grad`, returns dL/d(input) (for GANs,
     /// saliency); otherwise the returned tensor is unspecified.
-    const input_type& backward(const output_type& dy, bool input_grad = false)
+    LEPTON_NOINLINE const input_type& backward(const output_type& dy, bool input_grad = false)
     {
         if (!last_input_ && !sparse_input_) throw std::logic_error("lepton: backward() called before forward()");
         if (!std::equal(dy.shape().begin(), dy.shape().end(), output().shape().begin()))
             throw shape_error("lepton: backward() expects a gradient of shape " + shape_string(output().shape()) +
                               ", got " + shape_string(dy.shape()));
-        const input_type& dx = backward_from<layer_count - 1>(dy, input_grad);
+        // The sparse path is instantiated only by networks that run sparse input (see run_sparse).
+        const input_type& dx = sparse_input_ ? (this->*sparse_backward_)(dy)
+                                             : backward_from<layer_count - 1, false>(dy, input_grad);
         for (const auto& p : slices_)
             if (p.frozen) std::fill(grads_.begin() + std::ptrdiff_t(p.begin), grads_.begin() + std::ptrdiff_t(p.end), T(0));
         return dx;
@@ -443,8 +445,10 @@ private:
                               batch_string<input_shape>() + ", got " + shape_string(s));
     }
 
+    // Not inlined: training loops call the whole network from several places
+    // (fit, evaluate, predict), and one copy of it compiles much faster.
     template <class E>
-    const output_type& run(const E& x)
+    LEPTON_NOINLINE const output_type& run(const E& x)
     {
         check_input_shape(x);
         const input_type* in;
@@ -471,6 +475,7 @@ private:
                               batch_string<input_shape>() + ", got " + shape_string(x.shape()));
         last_input_ = nullptr;
         sparse_input_ = &x;
+        sparse_backward_ = &Network::backward_sparse;
         ctx_.rng = &rng_;
         return forward_sparse_from<0>(x);
     }
@@ -507,12 +512,14 @@ private:
             return y;
     }
 
-    template <std::size_t I, class DY>
+    const input_type& backward_sparse(const output_type& dy) { return backward_from<layer_count - 1, true>(dy, false); }
+
+    template <std::size_t I, bool Sparse, class DY>
     const input_type& backward_from(const DY& dy, bool input_grad)
     {
         auto& layer = std::get<I>(layers_);
-        if constexpr (requires { layer.backward(*sparse_input_, dy, false); }) {
-            if (sparse_input_ && I == sparse_consumer_) {
+        if constexpr (Sparse && requires { layer.backward(*sparse_input_, dy, false); }) {
+            if (I == sparse_consumer_) {
                 layer.backward(*sparse_input_, dy, false);
                 return staging_;  // sparse inputs have no gradient
             }
@@ -521,7 +528,7 @@ private:
             return layer.backward(*last_input_, dy, input_grad);
         } else {
             const auto& dx = layer.backward(std::get<I - 1>(layers_).output(), dy, true);
-            return backward_from<I - 1>(dx, input_grad);
+            return backward_from<I - 1, Sparse>(dx, input_grad);
         }
     }
 
@@ -553,6 +560,7 @@ private:
     std::vector<parameter_slice> slices_;
     std::vector<parameter_range> trainable_;
     const sparse_matrix<T>* sparse_input_ = nullptr;  ///< input of layer `sparse_consumer_` when sparse
+    const input_type& (Network::*sparse_backward_)(const output_type&) = nullptr;
     std::size_t sparse_consumer_ = 0;
 };
 

@@ -1,8 +1,8 @@
 #pragma once
 /// \file
 /// The hooks `fit` calls, and what a callback may look at and change while
-/// training runs: the weights (to snapshot or restore), the learning rate, a
-/// way to save the model, and a flag that stops training.
+/// training runs: the weights (to snapshot or restore), the learning rate,
+/// and a flag that stops training.
 
 #include <cstddef>
 #include <functional>
@@ -21,7 +21,6 @@ struct training_context {
     std::span<T> parameters;                          ///< the network's flat parameter buffer
     std::function<std::vector<T>()> snapshot;         ///< copies the weights (and layer buffers such as running statistics)
     std::function<void(const std::vector<T>&)> restore;  ///< puts a snapshot back
-    std::function<void(const std::string&)> save;     ///< writes the weights to a file
     std::function<double()> learning_rate;            ///< the optimizer's learning rate
     std::function<void(double)> set_learning_rate;    ///< changes it
     std::function<void(const std::string&)> message;  ///< prints a line between progress updates

@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "../data/dataset.hpp"
-#include "../io/checkpoint.hpp"
 #include "../metrics/metric.hpp"
 #include "../optim/clip.hpp"
 #include "callback.hpp"
@@ -44,10 +43,10 @@ struct fit_options {
     /// Evaluated after every epoch; its results are logged as "val_loss", "val_<metric>".
     const data::Dataset<T, SampleRank>* validation = nullptr;
     std::size_t validation_batch_size = 1000;  ///< samples per validation forward pass
-    std::vector<std::shared_ptr<metrics::metric<T>>> metrics;  ///< computed on training and validation data
-    std::vector<std::shared_ptr<Callback<T>>> callbacks;       ///< called in this order
+    std::vector<std::shared_ptr<metrics::metric<T>>> metrics{};  ///< computed on training and validation data
+    std::vector<std::shared_ptr<Callback<T>>> callbacks{};       ///< called in this order
     /// Per-batch transform of the training features (augmentation), e.g. `data::random_horizontal_flip`.
-    std::function<void(tensor<T, SampleRank + 1>&, random_engine&)> transform;
+    std::function<void(tensor<T, SampleRank + 1>&, random_engine&)> transform{};
     double clip_grad_norm = 0;          ///< clip the global gradient norm to this (0: off)
     bool terminate_on_nan = true;       ///< add a TerminateOnNaN callback
     int initial_epoch = 0;              ///< epoch to start from (resuming)
@@ -59,7 +58,7 @@ struct fit_options {
 template <class T>
 struct evaluate_options {
     std::size_t batch_size = 1000;                             ///< samples per forward pass
-    std::vector<std::shared_ptr<metrics::metric<T>>> metrics;  ///< computed over the whole set
+    std::vector<std::shared_ptr<metrics::metric<T>>> metrics{};  ///< computed over the whole set
 };
 
 namespace detail {
@@ -143,7 +142,6 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss, const data::Dataset<type
     ctx.parameters = net.parameters();
     ctx.snapshot = [&] { return detail::snapshot(net); };
     ctx.restore = [&](const std::vector<T>& s) { detail::restore(net, s); };
-    ctx.save = [&](const std::string& path) { io::save_weights(net, path); };
     ctx.learning_rate = [&] { return optimizer.learning_rate(); };
     ctx.set_learning_rate = [&](double lr) { optimizer.set_learning_rate(lr); };
     ctx.message = [&](const std::string& text) { progress.message(text); };

@@ -2,9 +2,14 @@
 /// \file
 /// ModelCheckpoint: saves the weights after every epoch, or only when the
 /// monitored quantity improves. Writes are atomic (see io/checkpoint.hpp), so
-/// the previous file survives a crash during saving.
+/// the previous file survives a crash during saving. This header is not part
+/// of lepton.hpp: it brings in the safetensors writer (nlohmann_json).
 
+#include <functional>
+#include <memory>
 #include <string>
+
+#include "../../io/checkpoint.hpp"
 
 #include "../callback.hpp"
 #include "monitor.hpp"
@@ -24,9 +29,10 @@ struct ModelCheckpointOptions {
 template <class T = float>
 class ModelCheckpoint : public Callback<T> {
 public:
-    /// Saves to `options.path`.
-    explicit ModelCheckpoint(ModelCheckpointOptions options)
-        : options_(std::move(options)), monitor_(options_.monitor, options_.mode, 0.0)
+    /// Saves with `save(path)` (e.g. `io::save_weights` bound to a network; see
+    /// `model_checkpoint`) to `options.path`.
+    ModelCheckpoint(std::function<void(const std::string&)> save, ModelCheckpointOptions options)
+        : save_(std::move(save)), options_(std::move(options)), monitor_(options_.monitor, options_.mode, 0.0)
     {
     }
 
@@ -34,11 +40,11 @@ public:
     void on_train_begin(training_context<T>&) override { monitor_.reset(); }
 
     /// Saves when due; a non-finite monitored value never counts as best.
-    void on_epoch_end(training_context<T>& ctx, int epoch, const logs& l) override
+    void on_epoch_end(training_context<T>&, int epoch, const logs& l) override
     {
         if (options_.save_best_only && !monitor_.improved(l)) return;
         const std::string path = expand(epoch + 1);
-        ctx.save(path);
+        save_(path);
         last_saved_ = path;
     }
 
@@ -54,9 +60,18 @@ private:
         return p;
     }
 
+    std::function<void(const std::string&)> save_;
     ModelCheckpointOptions options_;
     detail::monitor monitor_;
     std::string last_saved_;
 };
+
+/// A ModelCheckpoint that saves `net`'s weights with `io::save_weights`.
+template <class Net>
+std::shared_ptr<ModelCheckpoint<typename Net::value_type>> model_checkpoint(Net& net, ModelCheckpointOptions options)
+{
+    return std::make_shared<ModelCheckpoint<typename Net::value_type>>(
+        [&net](const std::string& path) { io::save_weights(net, path); }, std::move(options));
+}
 
 } // namespace lepton
