@@ -92,6 +92,7 @@ TEST_CASE("fit reaches 100% on a separable problem; evaluate and predict agree")
     const logs e = evaluate(net, loss, test, {.batch_size = 50, .metrics = {accuracy()}});
     CHECK(e.get("accuracy") == 1.0);
     CHECK(e.get("loss") == doctest::Approx(h["val_loss"].back()).epsilon(1e-5));
+    CHECK(evaluate(net, loss, test).get("loss") == doctest::Approx(e.get("loss")));  // no metrics: loss only
 
     const auto out = predict(net, test.features, 50);
     REQUIRE(out.shape()[0] == 128);

@@ -49,18 +49,7 @@ typename Net::input_type node_features(std::size_t nodes, std::uint64_t seed)
     return lepton_test::random_input<Net>(nodes, seed);
 }
 
-/// Sets every parameter from `values` in enumeration order.
-template <class Net>
-void set_parameters(Net& net, std::initializer_list<typename Net::value_type> values)
-{
-    auto it = values.begin();
-    net.for_each_parameter([&](const std::string&, auto* data, auto*, const parameter_shape& shape) {
-        std::size_t n = 1;
-        for (auto d : shape) n *= d;
-        for (std::size_t i = 0; i < n; ++i) data[i] = *it++;
-    });
-    REQUIRE(it == values.end());
-}
+using lepton_test::set_parameters;
 
 } // namespace
 

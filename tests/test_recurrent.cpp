@@ -28,18 +28,7 @@ testing::gradient_report gradients_of(std::size_t batch, std::size_t steps)
 }
 
 
-/// Sets a one-unit recurrent layer's parameters: weight_ih, weight_hh, bias_ih, bias_hh in order.
-template <class Net>
-void set_parameters(Net& net, std::initializer_list<double> values)
-{
-    auto it = values.begin();
-    net.for_each_parameter([&](const std::string&, double* data, double*, const parameter_shape& shape) {
-        std::size_t n = 1;
-        for (auto d : shape) n *= d;
-        for (std::size_t i = 0; i < n; ++i) data[i] = *it++;
-    });
-    REQUIRE(it == values.end());
-}
+using lepton_test::set_parameters;
 
 } // namespace
 

@@ -10,6 +10,7 @@
 #include "../kernels/gemm.hpp"
 #include "../nn/init.hpp"
 #include "layer.hpp"
+#include "weight_and_bias.hpp"
 #include "projection.hpp"
 
 namespace lepton {
@@ -61,32 +62,27 @@ public:
     /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
-        w_ = params;
-        gw_ = grads;
-        b_ = params + weight_count;
-        gb_ = grads + weight_count;
+        p_.bind(params, grads);
     }
 
     /// Weight and bias from the spec's initialiser, or from `Policy` when given.
     template <class Policy = Init>
     void initialize(random_engine& rng, Policy = {})
     {
-        Policy::weight(w_, weight_count, in_features, out_features, rng);
-        if constexpr (UseBias) Policy::bias(b_, Units, in_features, rng);
+        p_.template initialize<Policy>(rng);
     }
 
     /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class F>
     void for_each_parameter(F&& f)
     {
-        f("weight", w_, gw_, parameter_shape{Units, in_features});
-        if constexpr (UseBias) f("bias", b_, gb_, parameter_shape{Units});
+        p_.for_each_parameter(f, "weight");
     }
 
     /// The weight [out_features, in_features] as an xtensor view.
-    auto weight() { return view<T, 2>(w_, {Units, in_features}); }
+    auto weight() { return view<T, 2>(p_.w, {Units, in_features}); }
     /// The bias [out_features] (only with UseBias).
-    auto bias() requires UseBias { return view<T, 1>(b_, {Units}); }
+    auto bias() requires UseBias { return view<T, 1>(p_.b, {Units}); }
 
     /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context&)
@@ -94,8 +90,8 @@ public:
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
         kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, n, Units, in_features, T(1), x.data(),
-                         in_features, w_, in_features, T(0), y.data(), Units);
-        if constexpr (UseBias) kernels::add_row_vector(n, Units, b_, y.data());
+                         in_features, p_.w, in_features, T(0), y.data(), Units);
+        if constexpr (UseBias) kernels::add_row_vector(n, Units, p_.b, y.data());
         return y;
     }
 
@@ -105,12 +101,12 @@ public:
         const std::size_t n = this->batch_of(x);
         // dW += dy^T x ; db += column sums of dy ; dx = dy W
         kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, Units, in_features, n, T(1), dy.data(),
-                         Units, x.data(), in_features, T(1), gw_, in_features);
-        if constexpr (UseBias) kernels::accumulate_column_sums(n, Units, dy.data(), gb_);
+                         Units, x.data(), in_features, T(1), p_.gw, in_features);
+        if constexpr (UseBias) kernels::accumulate_column_sums(n, Units, dy.data(), p_.gb);
         if (!input_grad) return this->dx_;
         input_type& dx = this->input_grad_like(x);
         kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, in_features, Units, T(1), dy.data(), Units,
-                         w_, in_features, T(0), dx.data(), in_features);
+                         p_.w, in_features, T(0), dx.data(), in_features);
         return dx;
     }
 
@@ -119,16 +115,16 @@ public:
     {
         check_columns(x);
         output_type& y = this->output_for(x.rows());
-        sparse_.forward(x, w_, Units, y.data());
-        if constexpr (UseBias) kernels::add_row_vector(x.rows(), Units, b_, y.data());
+        sparse_.forward(x, p_.w, Units, y.data());
+        if constexpr (UseBias) kernels::add_row_vector(x.rows(), Units, p_.b, y.data());
         return y;
     }
 
     /// Parameter gradients for a sparse input; a sparse input has no gradient.
     const input_type& backward(const sparse_matrix<T>& x, const output_type& dy, bool)
     {
-        sparse_.accumulate_weight_grad(x, dy.data(), Units, gw_);
-        if constexpr (UseBias) kernels::accumulate_column_sums(x.rows(), Units, dy.data(), gb_);
+        sparse_.accumulate_weight_grad(x, dy.data(), Units, p_.gw);
+        if constexpr (UseBias) kernels::accumulate_column_sums(x.rows(), Units, dy.data(), p_.gb);
         return this->dx_;
     }
 
@@ -141,10 +137,7 @@ private:
     }
 
     detail::projection<T> sparse_;
-    T* w_ = nullptr;
-    T* gw_ = nullptr;
-    T* b_ = nullptr;
-    T* gb_ = nullptr;
+    detail::weight_and_bias<T, Units, In::size, UseBias> p_;
 };
 
 } // namespace lepton

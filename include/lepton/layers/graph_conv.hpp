@@ -54,26 +54,21 @@ public:
     /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
     {
-        w_ = params;
-        gw_ = grads;
-        b_ = params + weight_count;
-        gb_ = grads + weight_count;
+        p_.bind(params, grads);
     }
 
     /// Weight and bias from the spec's initialiser, or from `Policy` when given.
     template <class Policy = Init>
     void initialize(random_engine& rng, Policy = {})
     {
-        Policy::weight(w_, weight_count, in_features, Units, rng);
-        if constexpr (UseBias) Policy::bias(b_, Units, in_features, rng);
+        p_.template initialize<Policy>(rng);
     }
 
     /// Calls f(name, data, grad, shape) for each parameter tensor, with PyG's names.
     template <class F>
     void for_each_parameter(F&& f)
     {
-        f("lin.weight", w_, gw_, parameter_shape{Units, in_features});
-        if constexpr (UseBias) f("bias", b_, gb_, parameter_shape{Units});
+        p_.for_each_parameter(f, "lin.weight");
     }
 
     /// Dense [nodes, in] or sparse (`sparse_matrix<T>`) node features.
@@ -83,11 +78,11 @@ public:
         const std::size_t n = detail::node_rows(x);
         graph_ = &detail::graph_of(ctx, kind, Index, n);
         ensure_shape(z_, batch_shape<Shape<Units>>(n));
-        proj_.forward(x, w_, Units, z_.data());  // transform first: Units is usually far below in_features
+        proj_.forward(x, p_.w, Units, z_.data());  // transform first: Units is usually far below in_features
         output_type& y = this->output_for(n);
         const adjacency& a = graph_->with_self_loops();
         kernels::spmm(a.gather(graph_->gcn_weights<T>().data()), z_.data(), Units, y.data());
-        if constexpr (UseBias) kernels::add_row_vector(n, Units, b_, y.data());
+        if constexpr (UseBias) kernels::add_row_vector(n, Units, p_.b, y.data());
         return y;
     }
 
@@ -102,22 +97,19 @@ public:
             kernels::spmm(a.gather(graph_->gcn_weights<T>().data()), dy.data(), Units, z_.data());
         else
             kernels::spmm(a.gather_transposed(graph_->gcn_weights_transposed<T>().data()), dy.data(), Units, z_.data());
-        if constexpr (UseBias) kernels::accumulate_column_sums(n, Units, dy.data(), gb_);
-        proj_.accumulate_weight_grad(x, z_.data(), Units, gw_);
+        if constexpr (UseBias) kernels::accumulate_column_sums(n, Units, dy.data(), p_.gb);
+        proj_.accumulate_weight_grad(x, z_.data(), Units, p_.gw);
         if constexpr (std::is_same_v<X, input_type>) {
             if (input_grad) {
                 input_type& dx = this->input_grad_like(x);
-                detail::projection<T>::input_grad(n, in_features, z_.data(), w_, Units, dx.data(), false);
+                detail::projection<T>::input_grad(n, in_features, z_.data(), p_.w, Units, dx.data(), false);
             }
         }
         return this->dx_;
     }
 
 private:
-    T* w_ = nullptr;
-    T* gw_ = nullptr;
-    T* b_ = nullptr;
-    T* gb_ = nullptr;
+    detail::weight_and_bias<T, Units, In::size, UseBias> p_;
     const Graph* graph_ = nullptr;
     output_type z_;  ///< X W^T in forward, then dL/d(X W^T) in backward
     detail::projection<T> proj_;

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// A minimal classification training loop: one epoch of mini-batch steps, and
-/// evaluation. (`fit` with callbacks and metrics builds on these.)
+/// A minimal classification training loop for hand-written loops: one epoch
+/// of mini-batch steps, and evaluation. (`fit` in fit.hpp is the full workflow.)
 
 #include <chrono>
 #include <cstddef>
@@ -46,8 +46,10 @@ epoch_stats train_epoch(Net& net, Optimizer& optimizer, CrossEntropyLoss<typenam
     return {loss_sum / double(seen), double(correct) / double(seen), seconds, seen};
 }
 
-/// Loss and accuracy in evaluation mode (no dropout, running statistics).
+/// Loss and accuracy in evaluation mode (no dropout, running statistics), over
+/// the batches of a loader (`evaluate` on a Dataset is in fit.hpp).
 template <class Net, class Loader>
+    requires requires(Loader& l) { l.batches(); }
 epoch_stats evaluate(Net& net, CrossEntropyLoss<typename Net::value_type, Net::output_shape::rank + 1>& loss, Loader& loader)
 {
     const auto start = std::chrono::steady_clock::now();

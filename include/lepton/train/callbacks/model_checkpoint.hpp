@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "../../io/checkpoint.hpp"
 
@@ -54,10 +55,18 @@ public:
 private:
     std::string expand(int epoch) const
     {
-        std::string p = options_.path;
-        const std::string key = "{epoch}";
-        for (auto at = p.find(key); at != std::string::npos; at = p.find(key)) p.replace(at, key.size(), std::to_string(epoch));
-        return p;
+        static constexpr std::string_view key = "{epoch}";
+        const std::string_view p = options_.path;
+        std::string out;
+        for (std::size_t at = 0; at < p.size();) {
+            if (p.substr(at, key.size()) == key) {
+                out += std::to_string(epoch);
+                at += key.size();
+            } else {
+                out += p[at++];
+            }
+        }
+        return out;
     }
 
     std::function<void(const std::string&)> save_;
