@@ -61,5 +61,6 @@ int main(int argc, char** argv)
     confusion.update(predict(net, test.features), test.labels);
     const std::vector<std::string> names(std::begin(data::fashion_mnist_classes), std::end(data::fashion_mnist_classes));
     report_training(out_dir, "fashion_mnist_cnn", "Fashion-MNIST CNN", history, confusion, names);
+    if (history.epochs() == 0) return 0;  // nothing trained
     std::printf("test_loss: %.4f\ntest_accuracy: %.4f\n", history["val_loss"].back(), history["val_accuracy"].back());
 }
