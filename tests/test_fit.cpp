@@ -290,6 +290,18 @@ TEST_CASE("CSVLogger writes a header and a row per epoch")
     CHECK(header == "epoch,loss,val_loss");
     CHECK(row0 == "0,0.5,0.25");
     CHECK(row1 == "1,0.25,0.25");
+    in.close();
+    CSVLogger<float> more(path.string(), /*append=*/true);  // continues the file without a second header
+    more.on_train_begin(t.ctx);
+    logs l;
+    l.set("loss", 0.125);
+    l.set("val_loss", 0.25);
+    more.on_epoch_end(t.ctx, 2, l);
+    more.on_train_end(t.ctx);
+    std::ifstream again(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(again, line);) lines.push_back(line);
+    CHECK(lines == std::vector<std::string>{"epoch,loss,val_loss", "0,0.5,0.25", "1,0.25,0.25", "2,0.125,0.25"});
     std::filesystem::remove(path);
 }
 

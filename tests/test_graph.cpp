@@ -98,6 +98,7 @@ TEST_CASE("sparse_matrix: construction checks, triplets, normalisation")
     CHECK_THROWS_AS(sparse_matrix<float>(2, 3, {0, 1}, {0}, {1.f}), value_error);            // offsets too short
     CHECK_THROWS_AS(sparse_matrix<float>(1, 3, {0, 2}, {2, 1}, {1.f, 2.f}), value_error);     // unsorted
     CHECK_THROWS_AS(sparse_matrix<float>(1, 3, {0, 1}, {3}, {1.f}), value_error);              // column out of range
+    CHECK_THROWS_AS(sparse_matrix<float>(2, 3, {0, 4, 2}, {0, 1}, {1.f, 2.f}), value_error);  // offset past the entries
     CHECK_THROWS_AS(sparse_matrix<float>::from_triplets(2, 2, {{2, 0, 1.f}}), value_error);
 
     auto m = sparse_matrix<double>::from_triplets(2, 4, {{1, 3, 1.0}, {0, 2, 2.0}, {0, 0, 1.0}, {1, 3, 2.0}});

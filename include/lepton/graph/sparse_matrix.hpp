@@ -161,8 +161,11 @@ private:
             fail("the last row offset (" + std::to_string(offsets_.back()) + "), the column count (" +
                  std::to_string(columns_.size()) + ") and the value count (" + std::to_string(values_.size()) +
                  ") must agree");
+        // All offsets first: the column checks below index through them.
+        for (std::size_t r = 0; r < rows_; ++r)
+            if (offsets_[r + 1] < offsets_[r] || offsets_[r + 1] > values_.size())
+                fail("row offsets decrease or pass the last entry at row " + std::to_string(r));
         for (std::size_t r = 0; r < rows_; ++r) {
-            if (offsets_[r + 1] < offsets_[r]) fail("row offsets decrease at row " + std::to_string(r));
             for (std::size_t k = offsets_[r]; k < offsets_[r + 1]; ++k) {
                 if (columns_[k] >= cols_)
                     fail("row " + std::to_string(r) + " names column " + std::to_string(columns_[k]) + " of " +

@@ -16,7 +16,8 @@ namespace lepton {
 /// Copies every parameter of `from` into the parameter of `to` with the same
 /// name and shape ("0.weight", ...), for which `take(name)` is true (all by
 /// default). Returns the names copied; parameters of `to` without a match keep
-/// their values, so a new head stays as initialised.
+/// their values, so a new head stays as initialised. Buffers (BatchNorm's
+/// running statistics) are not parameters and are not copied.
 template <class From, class To>
 std::vector<std::string> transfer_parameters(From& from, To& to,
                                              const std::function<bool(const std::string&)>& take = {})

@@ -13,10 +13,10 @@ namespace lepton::schedules {
 /// lr = base_lr * gamma^floor(epoch / step_size) (`torch.optim.lr_scheduler.StepLR`).
 struct step_decay {
     double base_lr;     ///< learning rate of the first epochs
-    int step_size;      ///< epochs between decays
+    int step_size;      ///< epochs between decays (at least 1)
     double gamma = 0.1; ///< factor applied at every decay
     /// The learning rate of `epoch`.
-    double operator()(int epoch) const { return base_lr * std::pow(gamma, double(epoch / step_size)); }
+    double operator()(int epoch) const { return base_lr * std::pow(gamma, double(epoch / std::max(step_size, 1))); }
 };
 
 /// lr = base_lr * gamma^epoch (`torch.optim.lr_scheduler.ExponentialLR`).

@@ -26,7 +26,7 @@ struct training_context {
     std::function<void(const std::string&)> message;  ///< prints a line between progress updates
     const History* history = nullptr;                 ///< the epochs so far
     int epochs = 0;                                   ///< epochs requested
-    bool stop_training = false;                       ///< set to end training after the current batch
+    bool stop_training = false;                       ///< set to end training after the current epoch (at once on a non-finite loss)
 };
 
 /// Base of every callback; override what you need. Epochs count from 0.
@@ -38,7 +38,7 @@ public:
     virtual void on_train_begin(training_context<T>&) {}
     /// Before each epoch.
     virtual void on_epoch_begin(training_context<T>&, int /*epoch*/) {}
-    /// After each optimizer step, with the batch's "loss" and running metrics.
+    /// After each batch, with the batch's "loss" (no optimizer step is taken when it is not finite).
     virtual void on_batch_end(training_context<T>&, std::size_t /*batch*/, const logs&) {}
     /// After each epoch (and its validation), with the epoch's logs.
     virtual void on_epoch_end(training_context<T>&, int /*epoch*/, const logs&) {}

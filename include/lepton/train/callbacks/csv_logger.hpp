@@ -23,20 +23,28 @@ public:
     /// Opens the file.
     void on_train_begin(training_context<T>&) override
     {
+        // Appending to a file that already has rows keeps its header (Keras does the same).
+        bool has_header = false;
+        if (append_) {
+            std::ifstream existing(path_);
+            has_header = existing && existing.peek() != std::ifstream::traits_type::eof();
+        }
         out_.open(path_, append_ ? std::ios::app : std::ios::trunc);
         if (!out_) throw io_error("lepton: CSVLogger cannot write '" + path_ + "'");
         columns_.clear();
+        header_written_ = has_header;
     }
     /// Writes one row (the header first).
     void on_epoch_end(training_context<T>&, int epoch, const logs& l) override
     {
         if (columns_.empty()) {
-            out_ << "epoch";
-            for (const auto& item : l.items()) {
-                columns_.push_back(item.first);
-                out_ << ',' << item.first;
+            for (const auto& item : l.items()) columns_.push_back(item.first);
+            if (!header_written_) {
+                out_ << "epoch";
+                for (const auto& name : columns_) out_ << ',' << name;
+                out_ << '\n';
+                header_written_ = true;
             }
-            out_ << '\n';
         }
         out_ << epoch;
         for (const auto& name : columns_) {
@@ -58,6 +66,7 @@ private:
     bool append_;
     std::ofstream out_;
     std::vector<std::string> columns_;
+    bool header_written_ = false;
 };
 
 } // namespace lepton

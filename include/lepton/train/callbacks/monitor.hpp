@@ -37,10 +37,11 @@ public:
     void reset() noexcept { best_ = maximize_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(); }
 
     /// Whether `l`'s value improves on the best by more than min_delta; records it if so.
-    /// A NaN never improves.
+    /// A non-finite value never improves.
     bool improved(const logs& l)
     {
         const double v = l.get(name_);
+        if (!std::isfinite(v)) return false;
         const bool better = maximize_ ? v - min_delta_ > best_ : v + min_delta_ < best_;
         if (better) best_ = v;
         return better;
