@@ -8,13 +8,7 @@
 # Other inputs: SOURCE_DIR, WORK, PREFIX, VERSION, GENERATOR, CXX, PKG_CONFIG.
 cmake_minimum_required(VERSION 3.20)
 
-function(run)
-  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    string(REPLACE ";" " " shown "${ARGV}")
-    message(FATAL_ERROR "failed (${rc}): ${shown}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_command.cmake)
 
 set(consumer ${CMAKE_CURRENT_LIST_DIR}/consumer)
 # Quick builds: the consumers only check that Lepton can be used, not how fast it runs.
