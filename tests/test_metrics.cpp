@@ -354,8 +354,8 @@ TEST_CASE("png: written pixels read back exactly")
 {
     const std::string path = temp_path("pixels.png");
     for (int channels = 1; channels <= 4; ++channels) {
-        std::vector<std::uint8_t> px(std::size_t(3 * 2 * channels));
-        for (std::size_t i = 0; i < px.size(); ++i) px[i] = std::uint8_t(i * 37 + 5);
+        std::vector<std::uint8_t> px;
+        for (int i = 0; i < 3 * 2 * channels; ++i) px.push_back(std::uint8_t(i * 37 + 5));
         io::write_png(path, 3, 2, channels, px.data());
         const decoded d = read_png(path);
         CHECK(d.width == 3);

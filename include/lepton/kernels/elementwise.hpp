@@ -2,15 +2,37 @@
 /// \file
 /// Vectorised element-wise loops over contiguous arrays.
 ///
-/// The functor is generic: it is called with `simd::batch<T>` for the body and
-/// with plain `T` for the tail, so one lambda written with xsimd functions
-/// (`xsimd::max`, `xsimd::exp`, `simd::select`, ...) serves both.
+/// The functor is called with `simd::batch<T>`, also for the tail, which goes
+/// through a zero-filled vector: an element's result never depends on where it
+/// sits in the array (a scalar tail would round transcendental functions
+/// differently, so a sample's output would change with the batch size).
+/// Write the lambda generically with xsimd functions (`xsimd::max`,
+/// `xsimd::exp`, `simd::select`, ...).
 
+#include <algorithm>
 #include <cstddef>
 
 #include "../core/compat.hpp"
 
 namespace lepton::kernels {
+
+/// The last `n` (< width) elements of `a` in a vector, the rest zero.
+template <class T>
+inline simd::batch<T> load_tail(const T* a, std::size_t n)
+{
+    alignas(64) T buf[simd::batch<T>::size] = {};
+    std::copy(a, a + n, buf);
+    return simd::batch<T>::load_aligned(buf);
+}
+
+/// Stores the first `n` (< width) lanes of `v`.
+template <class T>
+inline void store_tail(const simd::batch<T>& v, T* out, std::size_t n)
+{
+    alignas(64) T buf[simd::batch<T>::size];
+    v.store_aligned(buf);
+    std::copy(buf, buf + n, out);
+}
 
 /// out[i] = f(a[i]) for i < n.
 template <class T, class F>
@@ -21,7 +43,7 @@ inline void map(std::size_t n, const T* a, T* out, F&& f)
     const std::size_t body = n - n % W;
     std::size_t i = 0;
     for (; i < body; i += W) f(vec::load_unaligned(a + i)).store_unaligned(out + i);
-    for (; i < n; ++i) out[i] = f(a[i]);
+    if (i < n) store_tail(f(load_tail(a + i, n - i)), out + i, n - i);
 }
 
 /// out[i] = f(a[i], b[i]) for i < n.
@@ -33,7 +55,7 @@ inline void map(std::size_t n, const T* a, const T* b, T* out, F&& f)
     const std::size_t body = n - n % W;
     std::size_t i = 0;
     for (; i < body; i += W) f(vec::load_unaligned(a + i), vec::load_unaligned(b + i)).store_unaligned(out + i);
-    for (; i < n; ++i) out[i] = f(a[i], b[i]);
+    if (i < n) store_tail(f(load_tail(a + i, n - i), load_tail(b + i, n - i)), out + i, n - i);
 }
 
 /// out[i] = f(a[i], b[i], c[i]) for i < n.
@@ -46,7 +68,10 @@ inline void map(std::size_t n, const T* a, const T* b, const T* c, T* out, F&& f
     std::size_t i = 0;
     for (; i < body; i += W)
         f(vec::load_unaligned(a + i), vec::load_unaligned(b + i), vec::load_unaligned(c + i)).store_unaligned(out + i);
-    for (; i < n; ++i) out[i] = f(a[i], b[i], c[i]);
+    if (i < n)
+        store_tail(f(load_tail(a + i, n - i), load_tail(b + i, n - i),
+                             load_tail(c + i, n - i)),
+                           out + i, n - i);
 }
 
 /// Adds `row` (length cols) to every one of `rows` rows of `m` (row stride cols).
