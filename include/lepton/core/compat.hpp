@@ -73,6 +73,19 @@ inline T reduce_max(const xsimd::batch<T, A>& b) noexcept
 #endif
 }
 
+/// Makes the compiler hold `v` in a register from here on: a value used by
+/// several FMAs is then loaded once, instead of being folded into each FMA as a
+/// memory operand (which, for a load that straddles cache lines, costs twice).
+template <class T, class A>
+LEPTON_ALWAYS_INLINE void keep_in_register(xsimd::batch<T, A>& v) noexcept
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __asm__("" : "+v"(v.data));
+#else
+    (void)v;
+#endif
+}
+
 /// Number of architectural vector registers, which bounds the GEMM register tile.
 inline constexpr int vector_registers =
 #if defined(__AVX512F__) || defined(__aarch64__)

@@ -81,28 +81,6 @@ struct implicit_columns {
     }
 };
 
-/// B panels of the transposed implicit matrix [wide_pixels, depth] (for weight gradients).
-template <class T>
-struct implicit_columns_transposed {
-    const T* padded;
-    const std::size_t* offsets;
-
-    void operator()(std::size_t j0, std::size_t cols, std::size_t p0, std::size_t kc, T* dst) const
-    {
-        constexpr std::size_t NR = std::size_t(gemm_blocking<T>::nr);
-        // Interleave NR rows of the padded image, writing the panel front to back.
-        const T* rows[NR];
-        for (std::size_t c = 0; c < NR; ++c) rows[c] = c < cols ? padded + offsets[j0 + c] + p0 : nullptr;
-        if (cols == NR) {
-            for (std::size_t kk = 0; kk < kc; ++kk)
-                for (std::size_t c = 0; c < NR; ++c) dst[kk * NR + c] = rows[c][kk];
-        } else {
-            for (std::size_t kk = 0; kk < kc; ++kk)
-                for (std::size_t c = 0; c < NR; ++c) dst[kk * NR + c] = c < cols ? rows[c][kk] : T(0);
-        }
-    }
-};
-
 /// out [m, out_h, out_w] = W * implicit_columns(image) (+ bias per output channel),
 /// with W packed by `pack_a_full` ([m, depth]). Single-threaded: callers spread images.
 template <class T>
@@ -126,29 +104,109 @@ void implicit_conv(const implicit_conv_geometry& g, const std::size_t* offsets, 
     }
 }
 
-/// dW [m, depth] += dY [m, out_h, out_w] * implicit_columns(image)^T.
+/// Register blocking of the weight gradient: MO output channels by NK rows
+/// of the implicit matrix, one vector accumulator each.
+struct weight_grad_blocking {
+    static constexpr int mo = simd::vector_registers == 32 ? 4 : 2;
+    static constexpr int nk = simd::vector_registers == 32 ? 6 : 5;
+};
+
+namespace detail {
+
+/// out[i][j] = sum over images s and pixels p < pixels of
+///   dy[s * dy_image + rows[i] * dy_row + p] * x[s * x_image + offsets[j] + p].
+/// The pixels run along the vector lanes (both operands are contiguous there,
+/// so nothing is transposed or packed); each lane keeps a partial sum and the
+/// lanes are added once at the end. `pixels` is a multiple of the vector width
+/// and `dy` is aligned to it.
+template <class T, int MO, int NK>
+LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t pixels, const T* dy, std::size_t dy_image,
+                                      std::size_t dy_row, const std::size_t* rows, const T* x, std::size_t x_image,
+                                      const std::size_t* offsets, T* out)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+    vec acc[MO][NK];
+#pragma GCC unroll 32
+    for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 32
+        for (int j = 0; j < NK; ++j) acc[i][j] = vec(T(0));
+    for (std::size_t s = 0; s < images; ++s) {
+        const T* d[MO];
+        const T* xs[NK];
+#pragma GCC unroll 32
+        for (int i = 0; i < MO; ++i) d[i] = dy + s * dy_image + rows[i] * dy_row;
+#pragma GCC unroll 32
+        for (int j = 0; j < NK; ++j) xs[j] = x + s * x_image + offsets[j];
+        for (std::size_t p = 0; p < pixels; p += W) {
+            vec dv[MO];
+#pragma GCC unroll 32
+            for (int i = 0; i < MO; ++i) dv[i] = vec::load_aligned(d[i] + p);
+#pragma GCC unroll 32
+            for (int j = 0; j < NK; ++j) {
+                vec xv = vec::load_unaligned(xs[j] + p);
+                simd::keep_in_register(xv);  // one (line-straddling) load for MO uses
+#pragma GCC unroll 32
+                for (int i = 0; i < MO; ++i) acc[i][j] = xsimd::fma(dv[i], xv, acc[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 32
+        for (int j = 0; j < NK; ++j) out[i * NK + j] = simd::reduce_add(acc[i][j]);
+}
+
+} // namespace detail
+
+/// dW [m, depth] += sum over `images` images of dY [m, out_h, out_w] * implicit_columns(image)^T.
+/// Images are `image_stride` elements apart in `images_in`, their output
+/// gradients `dy_stride` apart in `dy`. Single-threaded: callers spread images.
 template <class T>
 void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_t* offsets, std::size_t m,
-                               const T* image, const T* dy, T* dw)
+                               std::size_t images, const T* images_in, std::size_t image_stride, const T* dy,
+                               std::size_t dy_stride, T* dw)
 {
-    const std::size_t wide = g.wide_pixels(), wp = g.padded_w(), oh = g.out_h(), ow = g.out_w();
+    constexpr int MO = weight_grad_blocking::mo, NK = weight_grad_blocking::nk;
+    constexpr std::size_t W = simd::width<T>;
+    const std::size_t wp = g.padded_w(), oh = g.out_h(), ow = g.out_w(), depth = g.depth();
+    // dY spread to the padded width (zero in the columns the forward pass drops)
+    // and rounded up to whole vectors; the padded image has slack for the overrun.
+    const std::size_t pixels = (g.wide_pixels() + W - 1) / W * W;
+    const std::size_t padded = (g.padded_size() + W - 1) / W * W;
+    // A group of images whose padded copies and spread gradients stay in L2
+    // while every tile of dW passes over them.
+    const std::size_t per_image = (padded + m * pixels) * sizeof(T);
+    const std::size_t group = std::clamp<std::size_t>((384u << 10) / per_image, 1, images);
     thread_local scratch<T> padded_buffer, wide_buffer;
-    T* padded = padded_buffer.get(g.padded_size());
-    T* wide_dy = wide_buffer.get(m * wide);
-    pad_image(g, image, padded);
-    // dY spread to the padded width, zero in the columns the forward pass dropped.
-    for (std::size_t o = 0; o < m; ++o)
-        for (std::size_t y = 0; y < oh; ++y) {
-            T* dst = wide_dy + o * wide + y * wp;
-            std::memcpy(dst, dy + (o * oh + y) * ow, ow * sizeof(T));
-            std::fill(dst + ow, dst + wp, T(0));
+    T* xpad = padded_buffer.get(group * padded);
+    T* wide_dy = wide_buffer.get(group * m * pixels);
+    T tile[MO * NK];
+    std::size_t rows[MO], cols[NK];
+    for (std::size_t s0 = 0; s0 < images; s0 += group) {
+        const std::size_t count = std::min(group, images - s0);
+        for (std::size_t s = 0; s < count; ++s) {
+            pad_image(g, images_in + (s0 + s) * image_stride, xpad + s * padded);
+            const T* dys = dy + (s0 + s) * dy_stride;
+            T* wide = wide_dy + s * m * pixels;
+            std::fill(wide, wide + m * pixels, T(0));
+            for (std::size_t o = 0; o < m; ++o)
+                for (std::size_t y = 0; y < oh; ++y)
+                    std::memcpy(wide + o * pixels + y * wp, dys + (o * oh + y) * ow, ow * sizeof(T));
         }
-    constexpr int MR = gemm_blocking<T>::mr;
-    auto pack_dy = [&](std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc, T* dst) {
-        detail::pack_a<T, MR>(transpose::no, rows, kc, wide_dy + i0 * wide + p0, wide, dst);
-    };
-    gemm_packed(m, g.depth(), wide, T(1), pack_dy, implicit_columns_transposed<T>{padded, offsets}, T(1), dw,
-                g.depth(), 1);
+        // Edge tiles repeat their last row or column and keep only the real ones.
+        for (std::size_t o0 = 0; o0 < m; o0 += MO) {
+            for (int i = 0; i < MO; ++i) rows[i] = std::min(o0 + std::size_t(i), m - 1);
+            for (std::size_t k0 = 0; k0 < depth; k0 += NK) {
+                for (int j = 0; j < NK; ++j) cols[j] = offsets[std::min(k0 + std::size_t(j), depth - 1)];
+                detail::weight_grad_tile<T, MO, NK>(count, pixels, wide_dy, m * pixels, pixels, rows, xpad, padded,
+                                                    cols, tile);
+                for (std::size_t i = 0; i < std::min<std::size_t>(MO, m - o0); ++i)
+                    for (std::size_t j = 0; j < std::min<std::size_t>(NK, depth - k0); ++j)
+                        dw[(o0 + i) * depth + k0 + j] += tile[i * NK + j];
+            }
+        }
+    }
 }
 
 } // namespace lepton::kernels

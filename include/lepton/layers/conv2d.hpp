@@ -260,6 +260,13 @@ public:
             }
             T* col = implicit || pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
             T* dcol = implicit_input_grad || pointwise ? nullptr : thread_scratch<T, detail::col2im_tag>().get(group_k * out_pixels);
+            if constexpr (implicit)
+                for (std::size_t g = 0; g < G; ++g)
+                    kernels::implicit_conv_weight_grad(
+                        forward_geometry(), forward_offsets_.data(), group_out, range.end - range.begin,
+                        x.data() + (range.begin * in_channels + g * group_in) * in_pixels, in_channels * in_pixels,
+                        dy.data() + (range.begin * Out + g * group_out) * out_pixels, Out * out_pixels,
+                        gw + g * group_out * group_k);
             for (std::size_t s = range.begin; s < range.end; ++s) {
                 const T* image = x.data() + s * in_channels * in_pixels;
                 const T* grad_out = dy.data() + s * Out * out_pixels;
@@ -267,11 +274,7 @@ public:
                     const T* dy_g = grad_out + g * group_out * out_pixels;
                     const T* w_g = w_ + g * group_out * group_k;
                     T* dimage = dx ? dx->data() + s * in_channels * in_pixels + g * group_in * in_pixels : nullptr;
-                    if constexpr (implicit) {
-                        kernels::implicit_conv_weight_grad(forward_geometry(), forward_offsets_.data(), group_out,
-                                                           image + g * group_in * in_pixels, dy_g,
-                                                           gw + g * group_out * group_k);
-                    } else {
+                    if constexpr (!implicit) {
                         // dW_g += dY_g cols^T
                         kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, group_out, group_k,
                                          out_pixels, T(1), dy_g, out_pixels, columns(image, g, col), out_pixels, T(1),

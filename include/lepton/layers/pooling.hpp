@@ -104,19 +104,27 @@ public:
             T* out = y.data() + p * out_plane;
             std::int32_t* arg = argmax_.data() + p * out_plane;
             if constexpr (K.h == 2 && K.w == 2 && base::sh == 2 && base::sw == 2 && base::pt == 0 && base::pl == 0) {
-                // The common 2x2/2 case, unrolled. Ties keep the first maximum, as PyTorch does.
+                // The common 2x2/2 case, unrolled and without branches (on real data
+                // the winner is random, and mispredicted branches cost more than
+                // the comparisons). Ties keep the first maximum, as PyTorch does.
                 for (std::size_t oy = 0; oy < out_h; ++oy) {
                     const T* r0 = in + 2 * oy * in_w;
                     const T* r1 = r0 + in_w;
+                    const auto top = std::int32_t(2 * oy * in_w);
+                    const auto bottom = std::int32_t(top + in_w);
+                    T* o = out + oy * out_w;
+                    std::int32_t* a = arg + oy * out_w;
                     for (std::size_t ox = 0; ox < out_w; ++ox) {
-                        const std::size_t c0 = 2 * ox;
-                        T best = r0[c0];
-                        std::int32_t at = std::int32_t(2 * oy * in_w + c0);
-                        if (r0[c0 + 1] > best) best = r0[c0 + 1], at = std::int32_t(2 * oy * in_w + c0 + 1);
-                        if (r1[c0] > best) best = r1[c0], at = std::int32_t((2 * oy + 1) * in_w + c0);
-                        if (r1[c0 + 1] > best) best = r1[c0 + 1], at = std::int32_t((2 * oy + 1) * in_w + c0 + 1);
-                        out[oy * out_w + ox] = best;
-                        arg[oy * out_w + ox] = at;
+                        const auto c0 = std::int32_t(2 * ox);
+                        const T t0 = r0[c0], t1 = r0[c0 + 1], b0 = r1[c0], b1 = r1[c0 + 1];
+                        // std::max keeps its first argument on ties; the index is
+                        // arithmetic so the compiler cannot turn it back into branches.
+                        const T tmax = std::max(t0, t1), bmax = std::max(b0, b1);
+                        const std::int32_t targ = top + c0 + std::int32_t(t1 > t0);
+                        const std::int32_t barg = bottom + c0 + std::int32_t(b1 > b0);
+                        const auto lower = std::int32_t(bmax > tmax);
+                        o[ox] = std::max(tmax, bmax);
+                        a[ox] = targ + lower * (barg - targ);
                     }
                 }
             } else {
