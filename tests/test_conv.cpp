@@ -147,6 +147,8 @@ TEST_CASE("AvgPool2D with padding counts the padded zeros, as PyTorch")
 TEST_CASE("pooling gradients")
 {
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 6, 6>, Conv2D<2, 3>, MaxPool2D<2>>>()));
+    // Odd sizes: the last row and column lie outside every 2x2 window.
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 5>, Conv2D<2, 1>, MaxPool2D<2>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, MaxPool2D<3, 2, 1>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, AvgPool2D<3, 2, 1>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 5>, AvgPool2D<2>>>()));

@@ -172,20 +172,22 @@ LEPTON_ALWAYS_INLINE void store_tile_scalar(const T* tile, int ldt, T* c, std::s
 
 #if !defined(LEPTON_GEMM_SCALAR)
 
-/// The register-blocked micro-kernel: an MR x (NV * width) tile of C from
-/// packed panels a (kc x MR) and b (kc x NR).
+/// The register-blocked micro-kernel: a ROWS x (NV * width) tile of C from
+/// packed panels a (kc x MR, of which the first ROWS rows are used) and b (kc x NR).
+/// ROWS < MR serves the last, partly filled panel of A, so a short remainder
+/// (4 of 32 rows, say) does not cost a whole MR-row tile.
 /// Kept out of line: every GEMM variant (plain, implicit convolution, ...) shares
 /// one copy, which keeps compile times and code size down; a call per tile of
 /// kc multiply-adds costs nothing measurable.
-template <class T, int MR, int NV>
+template <class T, int MR, int NV, int ROWS = MR>
 LEPTON_NOINLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, const T* LEPTON_RESTRICT b, T* c,
                                   std::size_t ldc, std::size_t rows, std::size_t cols, T alpha, T beta)
 {
     using vec = simd::batch<T>;
     constexpr int W = static_cast<int>(vec::size);
-    vec acc[MR][NV];
+    vec acc[ROWS][NV];
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) acc[i][j] = vec(T(0));
     // Rows of C sit a power-of-two stride apart in common shapes; fetch them early.
@@ -200,7 +202,7 @@ LEPTON_NOINLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, co
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) bv[j] = vec::load_aligned(b + j * W);
 #pragma GCC unroll 32
-        for (int i = 0; i < MR; ++i) {
+        for (int i = 0; i < ROWS; ++i) {
             const vec ai(a[i]);
 #pragma GCC unroll 4
             for (int j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(ai, bv[j], acc[i][j]);
@@ -209,17 +211,17 @@ LEPTON_NOINLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, co
         b += NV * W;
     }
 
-    if (rows == MR && cols == static_cast<std::size_t>(NV * W)) {
+    if (rows == ROWS && cols == static_cast<std::size_t>(NV * W)) {
         const vec va(alpha);
         if (beta == T(0)) {
 #pragma GCC unroll 32
-            for (int i = 0; i < MR; ++i)
+            for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 4
                 for (int j = 0; j < NV; ++j) (va * acc[i][j]).store_unaligned(c + i * ldc + j * W);
         } else {
             const vec vb(beta);
 #pragma GCC unroll 32
-            for (int i = 0; i < MR; ++i)
+            for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 4
                 for (int j = 0; j < NV; ++j) {
                     T* p = c + i * ldc + j * W;
@@ -227,8 +229,8 @@ LEPTON_NOINLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, co
                 }
         }
     } else {
-        alignas(64) T tile[MR * NV * W];
-        for (int i = 0; i < MR; ++i)
+        alignas(64) T tile[ROWS * NV * W];
+        for (int i = 0; i < ROWS; ++i)
             for (int j = 0; j < NV; ++j) acc[i][j].store_aligned(tile + i * NV * W + j * W);
         store_tile_scalar(tile, NV * W, c, ldc, rows, cols, alpha, beta);
     }
@@ -236,7 +238,7 @@ LEPTON_NOINLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, co
 
 #else
 
-template <class T, int MR, int NV>
+template <class T, int MR, int NV, int ROWS = MR>
 LEPTON_ALWAYS_INLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, const T* LEPTON_RESTRICT b, T* c,
                                        std::size_t ldc, std::size_t rows, std::size_t cols, T alpha, T beta)
 {
@@ -288,8 +290,20 @@ inline void gemm_row_block(std::size_t m0, std::size_t m1, std::size_t nc, std::
             const std::size_t cols = std::min<std::size_t>(NR, nc - j);
             for (std::size_t i = 0; i < mc; i += MR) {
                 const std::size_t rows = std::min<std::size_t>(MR, mc - i);
-                micro_kernel<T, MR, blk::vectors_per_row>(kc, pa + (i / MR) * a_stride, b_panel,
-                                                          c + (i0 + i) * ldc + j, ldc, rows, cols, alpha, beta);
+                const T* a_panel = pa + (i / MR) * a_stride;
+                T* c_tile = c + (i0 + i) * ldc + j;
+                constexpr int NV = blk::vectors_per_row;
+                if constexpr (MR > 8) {
+                    if (rows <= 4) {
+                        micro_kernel<T, MR, NV, 4>(kc, a_panel, b_panel, c_tile, ldc, rows, cols, alpha, beta);
+                        continue;
+                    }
+                    if (rows <= 8) {
+                        micro_kernel<T, MR, NV, 8>(kc, a_panel, b_panel, c_tile, ldc, rows, cols, alpha, beta);
+                        continue;
+                    }
+                }
+                micro_kernel<T, MR, NV>(kc, a_panel, b_panel, c_tile, ldc, rows, cols, alpha, beta);
             }
         }
     }

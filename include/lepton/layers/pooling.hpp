@@ -6,6 +6,7 @@
 /// GlobalAveragePooling2D; PyTorch's AdaptiveAvgPool2d(1) followed by Flatten).
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -103,7 +104,7 @@ public:
             const T* in = x.data() + p * in_plane;
             T* out = y.data() + p * out_plane;
             std::int32_t* arg = argmax_.data() + p * out_plane;
-            if constexpr (K.h == 2 && K.w == 2 && base::sh == 2 && base::sw == 2 && base::pt == 0 && base::pl == 0) {
+            if constexpr (tiling_2x2) {
                 // The common 2x2/2 case, unrolled and without branches (on real data
                 // the winner is random, and mispredicted branches cost more than
                 // the comparisons). Ties keep the first maximum, as PyTorch does.
@@ -156,15 +157,46 @@ public:
         input_type& dx = this->input_grad_like(x);
         base::for_each_plane(n * base::geometry::channels, [&](std::size_t p) {
             T* d = dx.data() + p * in_plane;
-            std::fill(d, d + in_plane, T(0));
             const T* g = dy.data() + p * out_plane;
             const std::int32_t* arg = argmax_.data() + p * out_plane;
-            for (std::size_t o = 0; o < out_plane; ++o) d[arg[o]] += g[o];
+            if constexpr (tiling_2x2) {
+                // Windows tile the input: every covered input gets its window's
+                // gradient or zero, written once, with no clearing pass.
+                for (std::size_t oy = 0; oy < out_h; ++oy) {
+                    T* r0 = d + 2 * oy * in_w;
+                    T* r1 = r0 + in_w;
+                    const auto top = std::int32_t(2 * oy * in_w);
+                    for (std::size_t ox = 0; ox < out_w; ++ox) {
+                        const T v = g[oy * out_w + ox];
+                        const std::int32_t at = arg[oy * out_w + ox] - top - std::int32_t(2 * ox);
+                        const std::int32_t w = std::int32_t(in_w);
+                        r0[2 * ox] = value_if(at == 0, v);
+                        r0[2 * ox + 1] = value_if(at == 1, v);
+                        r1[2 * ox] = value_if(at == w, v);
+                        r1[2 * ox + 1] = value_if(at == w + 1, v);
+                    }
+                    if constexpr (in_w % 2 != 0) r0[in_w - 1] = r1[in_w - 1] = T(0);
+                }
+                if constexpr (in_h % 2 != 0) std::fill(d + (in_h - 1) * in_w, d + in_plane, T(0));
+            } else {
+                std::fill(d, d + in_plane, T(0));
+                for (std::size_t o = 0; o < out_plane; ++o) d[arg[o]] += g[o];
+            }
         });
         return dx;
     }
 
 private:
+    /// `c ? v : 0` computed with a bit mask: as a conditional, the compiler emits
+    /// a branch, which mispredicts on every other window.
+    static T value_if(bool c, T v)
+    {
+        using bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+        return std::bit_cast<T>(std::bit_cast<bits>(v) & (bits(0) - bits(c)));
+    }
+    /// The common 2x2 window with stride 2 and no padding, which has fast paths.
+    static constexpr bool tiling_2x2 =
+        K.h == 2 && K.w == 2 && base::sh == 2 && base::sw == 2 && base::pt == 0 && base::pl == 0;
     storage<std::int32_t> argmax_;
 };
 
