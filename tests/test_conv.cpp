@@ -83,6 +83,44 @@ TEST_CASE("Conv2D forward matches a direct convolution over stride, padding, dil
     CHECK(run(Network<double, cpu, Input<2, 6, 6>, Conv2D<2, 2, 1, Padding::same>>(1), 1, 1, 0, 0, 1, 1, 1) < 1e-12);
 }
 
+TEST_CASE("Conv2D by Winograd F(2x2, 3x3): forward against a direct convolution, and gradients")
+{
+    // 3x3 stride-1 layers with at least 16 channels on both sides take the Winograd path.
+    using Same = Network<double, cpu, Input<16, 7, 9>, Conv2D<20, 3, 1, Padding::same>>;
+    using Valid = Network<double, cpu, Input<17, 6, 5>, Conv2D<16, 3>>;
+    using Wide = Network<double, cpu, Input<16, 8, 11>, Conv2D<18, 3, 1, 2>>;
+    using Lopsided = Network<double, cpu, Input<16, 5, 6>, Conv2D<16, 3, 1, {0, 2}>>;
+    static_assert(Same::layer_type<0>::winograd && Same::layer_type<0>::winograd_input_grad);
+    static_assert(Valid::layer_type<0>::winograd && Valid::layer_type<0>::winograd_input_grad);
+    static_assert(Wide::layer_type<0>::winograd && Lopsided::layer_type<0>::winograd);
+    static_assert(!Network<double, cpu, Input<8, 7, 7>, Conv2D<16, 3, 1, 1>>::layer_type<0>::winograd);
+    auto run = [](auto net, std::size_t pt, std::size_t pl) {
+        using Net = decltype(net);
+        const auto x = random_input<Net>(3, 23);
+        const auto& y = net.forward(x);
+        return max_error_against_direct_convolution(net.template layer<0>(), x, y, 1, 1, pt, pl, 1, 1, 1);
+    };
+    CHECK(run(Same(1), 1, 1) < 1e-12);
+    CHECK(run(Valid(1), 0, 0) < 1e-12);
+    CHECK(run(Wide(1), 2, 2) < 1e-12);
+    CHECK(run(Lopsided(1), 0, 2) < 1e-12);
+    // Float: the transforms round differently from a direct sum, but not by much.
+    Network<float, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>> f(1);
+    Network<double, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>> d(1);
+    const auto xd = random_input<decltype(d)>(2, 5);
+    tensor<float, 4> xf(xd.shape());
+    std::copy(xd.begin(), xd.end(), xf.begin());
+    const auto& yf = f.forward(xf);
+    const auto& yd = d.forward(xd);
+    double worst = 0;
+    for (std::size_t i = 0; i < yd.size(); ++i) worst = std::max(worst, std::abs(double(yf.data()[i]) - yd.data()[i]));
+    CHECK(worst < 1e-5);
+    CHECK_GRADIENTS((gradients_of<Same>()));
+    CHECK_GRADIENTS((gradients_of<Valid>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 4, 5>, Conv2D<16, 3, 1, 2>, ReLU,
+                                          Conv2D<16, 3, 1, Padding::same>>>()));
+}
+
 TEST_CASE("Conv2D gradients: 3x3 same")
 {
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 5>, Conv2D<3, 3, 1, Padding::same>>>()));

@@ -22,6 +22,7 @@
 #include "../kernels/gemm.hpp"
 #include "../kernels/im2col.hpp"
 #include "../kernels/parallel.hpp"
+#include "../kernels/winograd.hpp"
 #include "../nn/init.hpp"
 #include "geometry.hpp"
 #include "layer.hpp"
@@ -134,6 +135,18 @@ public:
         implicit && geometry::rows.pad_before <= D.h * (K.h - 1) && geometry::rows.pad_after <= D.h * (K.h - 1) &&
         geometry::cols.pad_before <= D.w * (K.w - 1) && geometry::cols.pad_after <= D.w * (K.w - 1);
 
+    /// 3x3, stride-1 convolutions with enough channels on both sides run by
+    /// Winograd's F(2x2, 3x3) (kernels/winograd.hpp): 16 multiply-adds per 2x2
+    /// output tile and channel pair instead of 36. With few channels the
+    /// transforms would cost more than the products they save.
+    static constexpr std::size_t winograd_min_channels = 16;
+    static constexpr bool winograd_shape = implicit && K.h == 3 && K.w == 3 && D.h == 1 && D.w == 1 && G == 1 &&
+                                           in_channels >= winograd_min_channels && Out >= winograd_min_channels;
+    /// The forward pass runs by Winograd's method.
+    static constexpr bool winograd = winograd_shape;
+    /// The input gradient (a 3x3 convolution of dY) runs by Winograd's method.
+    static constexpr bool winograd_input_grad = winograd_shape && implicit_input_grad;
+
     conv2d_layer() : forward_offsets_(forward_geometry().row_offsets()), backward_offsets_(backward_geometry().row_offsets()) {}
 
     /// Points the layer at its slices of the network's parameter and gradient buffers.
@@ -173,7 +186,19 @@ public:
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
         const int threads = sample_threads(n);
-        if constexpr (implicit) {
+        if constexpr (winograd) {
+            // Transform the weights once; every image's products read them.
+            T* packed = packed_weights_.get(kernels::winograd_weights_size<T>(Out, in_channels));
+            kernels::winograd_transform_weights(Out, in_channels, w_, flipped_weights_.get(16 * weight_count / 9),
+                                                packed);
+            kernels::parallel_region(threads, [&](int t, int nt) {
+                const auto range = kernels::split_range(n, t, nt);
+                for (std::size_t s = range.begin; s < range.end; ++s)
+                    kernels::winograd_conv(forward_geometry(), Out, packed, x.data() + s * in_channels * in_pixels,
+                                           UseBias ? b_ : nullptr, y.data() + s * Out * out_pixels);
+            });
+            return y;
+        } else if constexpr (implicit) {
             // Pack the weights once; every image's product reads them.
             const std::size_t per_group = kernels::packed_a_size<T>(group_out, group_k);
             T* packed = packed_weights_.get(G * per_group);
@@ -226,12 +251,14 @@ public:
         }
         // The input gradient convolves dY with the weights flipped in space and
         // transposed in channels: W'[c][o][i][j] = W[o][c][kh-1-i][kw-1-j].
-        const std::size_t per_group = kernels::packed_a_size<T>(group_in, group_out * K.h * K.w);
+        const std::size_t per_group = winograd_input_grad
+                                          ? kernels::winograd_weights_size<T>(group_in, group_out)
+                                          : kernels::packed_a_size<T>(group_in, group_out * K.h * K.w);
         T* packed_flipped = nullptr;
         if constexpr (implicit_input_grad) {
             if (dx) {
                 packed_flipped = packed_weights_.get(G * per_group);
-                T* flipped = flipped_weights_.get(group_in * group_out * K.h * K.w);
+                T* flipped = flipped_weights_.get(weight_count + (winograd_input_grad ? 16 * weight_count / 9 : 0));
                 for (std::size_t g = 0; g < G; ++g) {
                     const T* wg = w_ + g * group_out * group_k;
                     for (std::size_t c = 0; c < group_in; ++c)
@@ -240,8 +267,12 @@ public:
                                 for (std::size_t j = 0; j < K.w; ++j)
                                     flipped[((c * group_out + o) * K.h + i) * K.w + j] =
                                         wg[((o * group_in + c) * K.h + (K.h - 1 - i)) * K.w + (K.w - 1 - j)];
-                    kernels::pack_a_full(kernels::transpose::no, group_in, group_out * K.h * K.w, flipped,
-                                         group_out * K.h * K.w, packed_flipped + g * per_group);
+                    if constexpr (winograd_input_grad)
+                        kernels::winograd_transform_weights(group_in, group_out, flipped, flipped + weight_count,
+                                                            packed_flipped);
+                    else
+                        kernels::pack_a_full(kernels::transpose::no, group_in, group_out * K.h * K.w, flipped,
+                                             group_out * K.h * K.w, packed_flipped + g * per_group);
                 }
             }
         }
@@ -281,7 +312,10 @@ public:
                                          gw + g * group_out * group_k, group_k);
                     }
                     if (!dx) continue;
-                    if constexpr (implicit_input_grad) {
+                    if constexpr (winograd_input_grad) {
+                        kernels::winograd_conv(backward_geometry(), group_in, packed_flipped, dy_g,
+                                               static_cast<const T*>(nullptr), dimage);
+                    } else if constexpr (implicit_input_grad) {
                         kernels::implicit_conv(backward_geometry(), backward_offsets_.data(), group_in,
                                                packed_flipped + g * per_group, dy_g, static_cast<const T*>(nullptr),
                                                dimage);
