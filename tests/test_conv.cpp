@@ -83,6 +83,23 @@ TEST_CASE("Conv2D forward matches a direct convolution over stride, padding, dil
     CHECK(run(Network<double, cpu, Input<2, 6, 6>, Conv2D<2, 2, 1, Padding::same>>(1), 1, 1, 0, 0, 1, 1, 1) < 1e-12);
 }
 
+TEST_CASE("Conv2D with a shallow kernel runs directly: forward against a direct convolution, and gradients")
+{
+    // Depth 1 x 3 x 3 and 16 outputs, rows of 10 and 17 pixels: whole vectors plus an overlapping last one.
+    using Same = Network<double, cpu, Input<1, 9, 10>, Conv2D<16, 3, 1, Padding::same>>;
+    using Valid = Network<double, cpu, Input<1, 6, 19>, Conv2D<32, 3>>;
+    static_assert(Same::layer_type<0>::direct && Valid::layer_type<0>::direct);
+    auto run = [](auto net, std::size_t pad) {
+        using Net = decltype(net);
+        const auto x = random_input<Net>(3, 29);
+        const auto& y = net.forward(x);
+        return max_error_against_direct_convolution(net.template layer<0>(), x, y, 1, 1, pad, pad, 1, 1, 1);
+    };
+    CHECK(run(Same(1), 1) < 1e-12);
+    CHECK(run(Valid(1), 0) < 1e-12);
+    CHECK_GRADIENTS((gradients_of<Same>()));
+}
+
 TEST_CASE("Conv2D by Winograd F(2x2, 3x3): forward against a direct convolution, and gradients")
 {
     // 3x3 stride-1 layers with at least 16 channels on both sides take the Winograd path.

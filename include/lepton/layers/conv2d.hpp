@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../kernels/conv_direct.hpp"
 #include "../kernels/conv_implicit.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
@@ -142,6 +143,10 @@ public:
     static constexpr std::size_t winograd_min_channels = 16;
     static constexpr bool winograd_shape = implicit && K.h == 3 && K.w == 3 && D.h == 1 && D.w == 1 && G == 1 &&
                                            in_channels >= winograd_min_channels && Out >= winograd_min_channels;
+    /// Shallow kernels (a first layer on grey-scale images: depth 9) run as a
+    /// direct convolution (kernels/conv_direct.hpp) in the forward pass.
+    static constexpr bool direct = implicit && G == 1 && group_k <= 16 && geometry::cols.output() >= simd::width<T> &&
+                                   Out % kernels::direct_conv_channels<T> == 0;
     /// The forward pass runs by Winograd's method.
     static constexpr bool winograd = winograd_shape;
     /// The input gradient (a 3x3 convolution of dY) runs by Winograd's method.
@@ -196,6 +201,15 @@ public:
                 for (std::size_t s = range.begin; s < range.end; ++s)
                     kernels::winograd_conv(forward_geometry(), Out, packed, x.data() + s * in_channels * in_pixels,
                                            UseBias ? b_ : nullptr, y.data() + s * Out * out_pixels);
+            });
+            return y;
+        } else if constexpr (direct) {
+            kernels::parallel_region(threads, [&](int t, int nt) {
+                const auto range = kernels::split_range(n, t, nt);
+                for (std::size_t s = range.begin; s < range.end; ++s)
+                    kernels::direct_conv<T, group_k>(forward_geometry(), forward_offsets_.data(), Out, w_,
+                                                     x.data() + s * in_channels * in_pixels, UseBias ? b_ : nullptr,
+                                                     y.data() + s * Out * out_pixels);
             });
             return y;
         } else if constexpr (implicit) {
