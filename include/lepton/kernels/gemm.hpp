@@ -18,11 +18,16 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../core/compat.hpp"
 #include "../tensor/scratch.hpp"
 #include "parallel.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #if defined(LEPTON_SCALAR_KERNELS) || defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
 #define LEPTON_GEMM_SCALAR 1
@@ -123,6 +128,45 @@ inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std
     }
 }
 
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+/// The transpose of the 16 x 16 float block at `src` (rows `ld` apart), as 16
+/// rows in `out`: unpacks of 32- and 64-bit pairs, then two rounds of 128-bit
+/// lane shuffles. Column c of the block ends up in out[c].
+LEPTON_ALWAYS_INLINE void transpose_16x16(const float* src, std::size_t ld, __m512 out[16])
+{
+    __m512 r[16], t[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + std::size_t(i) * ld);
+    // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved, element by element.
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4g + m]: in 128-bit lane L, column 4L + m of rows 4g .. 4g + 3.
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+        const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        r[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    // Gather lane L of the four row groups: column 4L + m, all 16 rows.
+#pragma GCC unroll 4
+    for (int m = 0; m < 4; ++m) {
+        const __m512 low01 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44), high01 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xEE);
+        const __m512 low23 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44);
+        const __m512 high23 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xEE);
+        out[m] = _mm512_shuffle_f32x4(low01, low23, 0x88);
+        out[4 + m] = _mm512_shuffle_f32x4(low01, low23, 0xDD);
+        out[8 + m] = _mm512_shuffle_f32x4(high01, high23, 0x88);
+        out[12 + m] = _mm512_shuffle_f32x4(high01, high23, 0xDD);
+    }
+}
+#endif
+
 /// Packs rows [0, kc) x columns [0, nc) of op(B) into NR-wide panels,
 /// k-major inside a panel; columns past nc are zero.
 template <class T, int NR>
@@ -148,14 +192,28 @@ inline void pack_b(transpose tb, std::size_t kc, std::size_t nc, const T* b, std
                 }
             }
         } else {
-            // Column j of op(B) is row j of B: read rows in blocks of 8 k so each
-            // source cache line is used fully before moving on.
+            std::size_t k0 = 0;
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+            // Whole 16 x 16 blocks transposed in registers.
+            if constexpr (std::is_same_v<T, float> && NR % 16 == 0) {
+                if (cols == NR) {
+                    for (; k0 + 16 <= kc; k0 += 16)
+                        for (std::size_t c0 = 0; c0 < std::size_t(NR); c0 += 16) {
+                            __m512 block[16];
+                            transpose_16x16(b + (j0 + c0) * ldb + k0, ldb, block);
+#pragma GCC unroll 16
+                            for (int kk = 0; kk < 16; ++kk) _mm512_storeu_ps(dst + (k0 + std::size_t(kk)) * NR + c0, block[kk]);
+                        }
+                }
+            }
+#endif
+            // Column j of op(B) is row j of B.
             for (std::size_t c = 0; c < cols; ++c) {
                 const T* src = b + (j0 + c) * ldb;
-                for (std::size_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+                for (std::size_t k = k0; k < kc; ++k) dst[k * NR + c] = src[k];
             }
             for (std::size_t c = cols; c < NR; ++c)
-                for (std::size_t k = 0; k < kc; ++k) dst[k * NR + c] = T(0);
+                for (std::size_t k = k0; k < kc; ++k) dst[k * NR + c] = T(0);
         }
         dst += kc * NR;
     }
