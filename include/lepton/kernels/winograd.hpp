@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 #include "../core/compat.hpp"
 #include "../tensor/scratch.hpp"
@@ -108,6 +109,36 @@ void winograd_transform_weights(std::size_t m, std::size_t c, const T* w, T* pla
 
 namespace detail {
 
+/// even[i] = src[2i], odd[i] = src[2i + 1] for the n elements of src.
+template <class T>
+inline void deinterleave(const T* src, std::size_t n, T* even, T* odd)
+{
+    std::size_t i = 0;
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+    if constexpr (std::is_same_v<T, float>) {
+        // 32 elements per step: two loads (masked at the end, so nothing past src
+        // is touched) and one two-source permute for each half.
+        const __m512i even_lanes = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const __m512i odd_lanes = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+        for (; i < n; i += 32) {
+            const std::size_t left = n - i;
+            const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+            const __mmask16 hi = left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
+            const __m512 a = _mm512_maskz_loadu_ps(lo, src + i), b = _mm512_maskz_loadu_ps(hi, src + i + 16);
+            const std::size_t evens = (std::min<std::size_t>(left, 32) + 1) / 2, odds = std::min<std::size_t>(left, 32) / 2;
+            _mm512_mask_storeu_ps(even + i / 2, __mmask16((1u << evens) - 1), _mm512_permutex2var_ps(a, even_lanes, b));
+            _mm512_mask_storeu_ps(odd + i / 2, __mmask16((1u << odds) - 1), _mm512_permutex2var_ps(a, odd_lanes, b));
+        }
+        return;
+    }
+#endif
+    for (; 2 * i + 1 < n; ++i) {
+        even[i] = src[2 * i];
+        odd[i] = src[2 * i + 1];
+    }
+    if (2 * i < n) even[i] = src[2 * i];
+}
+
 /// Splits image [c, in_h, in_w] into the zero-padded phase planes [c][a][b][plane].
 template <class T>
 void winograd_split_phases(const implicit_conv_geometry& g, const winograd_tiling& t, const T* image, T* planes)
@@ -119,11 +150,12 @@ void winograd_split_phases(const implicit_conv_geometry& g, const winograd_tilin
             T* even = planes + (c * 4 + (py & 1) * 2) * t.plane + (py >> 1) * t.row;
             T* odd = even + t.plane;
             const T* src = image + (c * g.in_h + y) * g.in_w;
-            // Padded column px = x + pad_left lands in plane px % 2 at px / 2;
-            // two stride-2 loops, which the compiler vectorises.
-            const std::size_t first_even = g.pad_left & 1;  // first x with px even
-            for (std::size_t x = first_even; x < g.in_w; x += 2) even[(x + g.pad_left) >> 1] = src[x];
-            for (std::size_t x = 1 - first_even; x < g.in_w; x += 2) odd[(x + g.pad_left) >> 1] = src[x];
+            // Padded column px = x + pad_left lands in plane px % 2 at px / 2.
+            const std::size_t pl = g.pad_left;
+            if (pl % 2 == 0)
+                deinterleave(src, g.in_w, even + pl / 2, odd + pl / 2);
+            else
+                deinterleave(src, g.in_w, odd + (pl - 1) / 2, even + (pl + 1) / 2);
         }
 }
 
