@@ -21,6 +21,10 @@ TEST_CASE("gemm splits work across threads with the same result")
     const int before = lepton::num_threads();
     lepton::set_num_threads(2);
     const int failures = check_gemm<float>(transpose::no, transpose::yes, 300, 260, 270, 1.0f, 0.0f);
+    // Short and wide products split the columns between threads instead of the rows.
+    const int short_wide = check_gemm<float>(transpose::no, transpose::yes, 20, 700, 600, 0.5f, 1.0f) +
+                           check_gemm<float>(transpose::yes, transpose::no, 64, 3136, 64, 1.0f, 1.0f);
     lepton::set_num_threads(before);
     CHECK(failures == 0);
+    CHECK(short_wide == 0);
 }

@@ -463,6 +463,10 @@ void gemm_packed(std::size_t m, std::size_t n, std::size_t k, T alpha, PackA&& p
     for (std::size_t j0 = 0; j0 < n; j0 += blk::nc) {
         const std::size_t nc = std::min(blk::nc, n - j0);
         const std::size_t panels = (nc + NR - 1) / NR;
+        // A short, wide product (a batch through a wide layer) splits better by
+        // B panels: row bands would be few and uneven.
+        const bool split_columns = threads > 1 && panels >= 2 * std::size_t(threads) &&
+                                   (panels > row_tasks || row_tasks < 4 * std::size_t(threads));
         for (std::size_t p0 = 0; p0 < k; p0 += blk::kc) {
             const std::size_t kc = std::min(blk::kc, k - p0);
             const T slice_beta = p0 == 0 ? beta : T(1);
@@ -491,6 +495,15 @@ void gemm_packed(std::size_t m, std::size_t n, std::size_t k, T alpha, PackA&& p
 #pragma omp barrier
                     }
 #endif
+                }
+                if (split_columns) {
+                    // Each thread takes a band of B panels and all of A, which it packs itself.
+                    const auto pr = split_range(panels, t, nt);
+                    const std::size_t c0 = pr.begin * NR, c1 = std::min(nc, pr.end * NR);
+                    if (c0 < c1)
+                        detail::gemm_row_block(0, m, c1 - c0, p0, kc, pack_a, pb + pr.begin * b_stride, b_stride,
+                                               c + j0 + c0, ldc, alpha, slice_beta);
+                    return;
                 }
                 // Each thread takes a contiguous band of MR-aligned rows.
                 const auto rr = split_range(row_tasks, t, nt);
