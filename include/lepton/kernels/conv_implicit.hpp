@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../tensor/scratch.hpp"
+#include "elementwise.hpp"
 #include "gemm.hpp"
 
 namespace lepton::kernels {
@@ -159,13 +160,15 @@ LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t pixels, co
 
 } // namespace detail
 
-/// dW [m, depth] += sum over `images` images of dY [m, out_h, out_w] * implicit_columns(image)^T.
-/// Images are `image_stride` elements apart in `images_in`, their output
-/// gradients `dy_stride` apart in `dy`. Single-threaded: callers spread images.
+/// dW [m, depth] += sum over `images` images of dY [m, out_h, out_w] * implicit_columns(image)^T,
+/// and, when `db` is not null, db [m] += the sums of dY's channels (the bias
+/// gradient, taken while dY is read anyway). Images are `image_stride`
+/// elements apart in `images_in`, their output gradients `dy_stride` apart in
+/// `dy`. Single-threaded: callers spread images.
 template <class T>
 void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_t* offsets, std::size_t m,
                                std::size_t images, const T* images_in, std::size_t image_stride, const T* dy,
-                               std::size_t dy_stride, T* dw)
+                               std::size_t dy_stride, T* dw, T* db = nullptr)
 {
     constexpr int MO = weight_grad_blocking::mo, NK = weight_grad_blocking::nk;
     constexpr std::size_t W = simd::width<T>;
@@ -193,6 +196,8 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
             for (std::size_t o = 0; o < m; ++o)
                 for (std::size_t y = 0; y < oh; ++y)
                     std::memcpy(wide + o * pixels + y * wp, dys + (o * oh + y) * ow, ow * sizeof(T));
+            if (db)
+                for (std::size_t o = 0; o < m; ++o) db[o] += sum(oh * ow, dys + o * oh * ow);
         }
         // Edge tiles repeat their last row or column and keep only the real ones.
         for (std::size_t o0 = 0; o0 < m; o0 += MO) {

@@ -311,7 +311,7 @@ public:
                         forward_geometry(), forward_offsets_.data(), group_out, range.end - range.begin,
                         x.data() + (range.begin * in_channels + g * group_in) * in_pixels, in_channels * in_pixels,
                         dy.data() + (range.begin * Out + g * group_out) * out_pixels, Out * out_pixels,
-                        gw + g * group_out * group_k);
+                        gw + g * group_out * group_k, UseBias ? gb + g * group_out : nullptr);
             for (std::size_t s = range.begin; s < range.end; ++s) {
                 const T* image = x.data() + s * in_channels * in_pixels;
                 const T* grad_out = dy.data() + s * Out * out_pixels;
@@ -341,7 +341,8 @@ public:
                         if constexpr (!pointwise) kernels::col2im_add(group_geometry(), dcol, dimage);
                     }
                 }
-                if constexpr (UseBias)
+                // (The implicit path sums the bias gradient while it reads dY.)
+                if constexpr (UseBias && !implicit)
                     for (std::size_t o = 0; o < Out; ++o) gb[o] += kernels::sum(out_pixels, grad_out + o * out_pixels);
             }
         });
