@@ -139,6 +139,35 @@ inline void deinterleave(const T* src, std::size_t n, T* even, T* odd)
     if (2 * i < n) even[i] = src[2 * i];
 }
 
+/// dst[2i] = even[i], dst[2i + 1] = odd[i] for the n elements of dst.
+template <class T>
+inline void interleave(const T* even, const T* odd, std::size_t n, T* dst)
+{
+    std::size_t i = 0;
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+    if constexpr (std::is_same_v<T, float>) {
+        const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+        for (; i < n; i += 32) {
+            const std::size_t left = std::min<std::size_t>(n - i, 32);
+            const std::size_t evens = (left + 1) / 2, odds = left / 2;
+            const __m512 e = _mm512_maskz_loadu_ps(__mmask16((1u << evens) - 1), even + i / 2);
+            const __m512 o = _mm512_maskz_loadu_ps(__mmask16((1u << odds) - 1), odd + i / 2);
+            const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+            const __mmask16 hi = left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
+            _mm512_mask_storeu_ps(dst + i, lo, _mm512_permutex2var_ps(e, low, o));
+            _mm512_mask_storeu_ps(dst + i + 16, hi, _mm512_permutex2var_ps(e, high, o));
+        }
+        return;
+    }
+#endif
+    for (; 2 * i + 1 < n; ++i) {
+        dst[2 * i] = even[i];
+        dst[2 * i + 1] = odd[i];
+    }
+    if (2 * i < n) dst[2 * i] = even[i];
+}
+
 /// Splits image [c, in_h, in_w] into the zero-padded phase planes [c][a][b][plane].
 template <class T>
 void winograd_split_phases(const implicit_conv_geometry& g, const winograd_tiling& t, const T* image, T* planes)
@@ -233,9 +262,7 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
         T* dst = out + o * oh * ow;
         for (std::size_t y = 0; y < oh; ++y) {
             const T* even = phases + (y & 1) * 2 * t.tiles + (y >> 1) * t.row;
-            const T* odd = even + t.tiles;
-            T* row = dst + y * ow;
-            for (std::size_t x = 0; x < ow; ++x) row[x] = ((x & 1) ? odd : even)[x >> 1];
+            interleave(even, even + t.tiles, ow, dst + y * ow);
         }
     }
 }
