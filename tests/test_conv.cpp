@@ -158,6 +158,35 @@ TEST_CASE("Conv2D by Winograd F(2x2, 3x3): forward against a direct convolution,
                                           Conv2D<16, 3, 1, Padding::same>>>()));
 }
 
+TEST_CASE("Conv2D followed by ReLU applies it in its own output pass, on every path")
+{
+    // Each pair: the fused network and the convolution alone (same seed, same weights).
+    auto check = [](auto fused, auto alone) {
+        using Net = decltype(fused);
+        const auto x = random_input<Net>(2, 31);
+        const auto& y = fused.forward(x);
+        const auto& z = alone.forward(x);
+        REQUIRE(y.size() == z.size());
+        double worst = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y.data()[i] - std::max(z.data()[i], 0.0)));
+        CHECK(worst == 0.0);
+        CHECK(fused.output().data() == y.data());
+        return worst;
+    };
+    using Direct = Conv2D<16, 3, 1, Padding::same>;
+    using Wino = Conv2D<16, 3, 1, 1>;
+    using Implicit = Conv2D<3, 3, 1, 1>;
+    using Strided = Conv2D<3, 3, 2, 1>;
+    check(Network<double, cpu, Input<1, 9, 10>, Direct, ReLU>(1), Network<double, cpu, Input<1, 9, 10>, Direct>(1));
+    check(Network<double, cpu, Input<16, 5, 6>, Wino, ReLU>(1), Network<double, cpu, Input<16, 5, 6>, Wino>(1));
+    check(Network<double, cpu, Input<2, 5, 6>, Implicit, ReLU>(1), Network<double, cpu, Input<2, 5, 6>, Implicit>(1));
+    check(Network<double, cpu, Input<2, 7, 6>, Strided, ReLU>(1), Network<double, cpu, Input<2, 7, 6>, Strided>(1));
+    // Gradients through the fused pair, ahead of more layers and as the last layer.
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 6>, Implicit, ReLU, Flatten, Dense<2>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, Strided, ReLU>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<1, 9, 10>, Direct, ReLU, MaxPool2D<2>>>()));
+}
+
 TEST_CASE("Conv2D gradients: 3x3 same")
 {
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 5>, Conv2D<3, 3, 1, Padding::same>>>()));

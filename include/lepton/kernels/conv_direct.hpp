@@ -26,12 +26,12 @@ template <class T>
 inline constexpr std::size_t direct_conv_channels = simd::vector_registers == 32 ? 16 : 4;
 
 /// out [m, out_h, out_w] = w [m, Depth] * implicit_columns(image) (+ bias per
-/// output channel), for a geometry with `g.depth() == Depth` whose output rows
+/// output channel; then max(0, .) with `relu`), for a geometry with `g.depth() == Depth` whose output rows
 /// are at least one vector wide, and m a multiple of `direct_conv_channels`.
 /// Single-threaded: callers spread images.
 template <class T, std::size_t Depth>
 void direct_conv(const implicit_conv_geometry& g, const std::size_t* offsets, std::size_t m, const T* w,
-                 const T* image, const T* bias, T* out)
+                 const T* image, const T* bias, T* out, bool relu = false)
 {
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size, OB = direct_conv_channels<T>;
@@ -56,6 +56,9 @@ void direct_conv(const implicit_conv_geometry& g, const std::size_t* offsets, st
 #pragma GCC unroll 16
                     for (std::size_t i = 0; i < OB; ++i) acc[i] = xsimd::fma(vec(wb[i * Depth + k]), in[k], acc[i]);
                 T* dst = out + o0 * plane + y * ow + x0;
+                if (relu)
+#pragma GCC unroll 16
+                    for (std::size_t i = 0; i < OB; ++i) acc[i] = xsimd::max(acc[i], vec(T(0)));
 #pragma GCC unroll 16
                 for (std::size_t i = 0; i < OB; ++i) acc[i].store_unaligned(dst + i * plane);
             }

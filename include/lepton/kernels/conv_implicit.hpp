@@ -82,11 +82,12 @@ struct implicit_columns {
     }
 };
 
-/// out [m, out_h, out_w] = W * implicit_columns(image) (+ bias per output channel),
+/// out [m, out_h, out_w] = W * implicit_columns(image) (+ bias per output channel;
+/// then max(0, .) with `relu`),
 /// with W packed by `pack_a_full` ([m, depth]). Single-threaded: callers spread images.
 template <class T>
 void implicit_conv(const implicit_conv_geometry& g, const std::size_t* offsets, std::size_t m, const T* packed_w,
-                   const T* image, const T* bias, T* out)
+                   const T* image, const T* bias, T* out, bool relu = false)
 {
     const std::size_t wide = g.wide_pixels(), wp = g.padded_w(), oh = g.out_h(), ow = g.out_w();
     thread_local scratch<T> padded_buffer, wide_buffer;
@@ -100,7 +101,10 @@ void implicit_conv(const implicit_conv_geometry& g, const std::size_t* offsets, 
         for (std::size_t y = 0; y < oh; ++y) {
             const T* src = wide_out + o * wide + y * wp;
             T* dst = out + (o * oh + y) * ow;
-            for (std::size_t x = 0; x < ow; ++x) dst[x] = src[x] + b;
+            if (relu)
+                for (std::size_t x = 0; x < ow; ++x) dst[x] = std::max(src[x] + b, T(0));
+            else
+                for (std::size_t x = 0; x < ow; ++x) dst[x] = src[x] + b;
         }
     }
 }
@@ -108,7 +112,9 @@ void implicit_conv(const implicit_conv_geometry& g, const std::size_t* offsets, 
 /// Register blocking of the weight gradient: MO output channels by NK rows
 /// of the implicit matrix, one vector accumulator each.
 struct weight_grad_blocking {
+    /// Output channels per tile.
     static constexpr int mo = simd::vector_registers == 32 ? 4 : 2;
+    /// Rows of the implicit matrix (input channel, kernel row, kernel column) per tile.
     static constexpr int nk = simd::vector_registers == 32 ? 6 : 5;
 };
 

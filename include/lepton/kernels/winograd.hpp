@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
 #include <type_traits>
 
 #include "../core/compat.hpp"
@@ -34,7 +35,10 @@ namespace lepton::kernels {
 
 /// Tiling of one image for F(2x2, 3x3); `g` must describe a 3x3 kernel without dilation.
 struct winograd_tiling {
-    std::size_t tiles_h, tiles_w;
+    /// Rows of 2x2 output tiles.
+    std::size_t tiles_h;
+    /// Columns of 2x2 output tiles.
+    std::size_t tiles_w;
     /// Row length of the phase planes, and of the tile numbering.
     std::size_t row;
     /// Tiles computed per image: tiles_h rows of `row`, rounded up to whole vectors.
@@ -50,12 +54,14 @@ struct winograd_tiling {
     {
         return packed_b_size<T>(c, tiles) + 64 / sizeof(T);
     }
+    /// See `v_stride`.
     template <class T>
     std::size_t m_stride(std::size_t m) const
     {
         return m * tiles + 64 / sizeof(T);
     }
 
+    /// The tiling of geometry `g` for scalar type T (whose vector width rounds `tiles`).
     template <class T>
     static winograd_tiling of(const implicit_conv_geometry& g)
     {
@@ -109,6 +115,14 @@ void winograd_transform_weights(std::size_t m, std::size_t c, const T* w, T* pla
 
 namespace detail {
 
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+/// The mask of the first min(count, 16) lanes of a float vector.
+inline __mmask16 first_lanes(std::size_t count)
+{
+    return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1);
+}
+#endif
+
 /// even[i] = src[2i], odd[i] = src[2i + 1] for the n elements of src.
 template <class T>
 inline void deinterleave(const T* src, std::size_t n, T* even, T* odd)
@@ -121,13 +135,11 @@ inline void deinterleave(const T* src, std::size_t n, T* even, T* odd)
         const __m512i even_lanes = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
         const __m512i odd_lanes = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
         for (; i < n; i += 32) {
-            const std::size_t left = n - i;
-            const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-            const __mmask16 hi = left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
-            const __m512 a = _mm512_maskz_loadu_ps(lo, src + i), b = _mm512_maskz_loadu_ps(hi, src + i + 16);
-            const std::size_t evens = (std::min<std::size_t>(left, 32) + 1) / 2, odds = std::min<std::size_t>(left, 32) / 2;
-            _mm512_mask_storeu_ps(even + i / 2, __mmask16((1u << evens) - 1), _mm512_permutex2var_ps(a, even_lanes, b));
-            _mm512_mask_storeu_ps(odd + i / 2, __mmask16((1u << odds) - 1), _mm512_permutex2var_ps(a, odd_lanes, b));
+            const std::size_t left = std::min<std::size_t>(n - i, 32);
+            const __m512 a = _mm512_maskz_loadu_ps(first_lanes(left), src + i);
+            const __m512 b = _mm512_maskz_loadu_ps(first_lanes(left > 16 ? left - 16 : 0), src + i + 16);
+            _mm512_mask_storeu_ps(even + i / 2, first_lanes((left + 1) / 2), _mm512_permutex2var_ps(a, even_lanes, b));
+            _mm512_mask_storeu_ps(odd + i / 2, first_lanes(left / 2), _mm512_permutex2var_ps(a, odd_lanes, b));
         }
         return;
     }
@@ -150,13 +162,10 @@ inline void interleave(const T* even, const T* odd, std::size_t n, T* dst)
         const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
         for (; i < n; i += 32) {
             const std::size_t left = std::min<std::size_t>(n - i, 32);
-            const std::size_t evens = (left + 1) / 2, odds = left / 2;
-            const __m512 e = _mm512_maskz_loadu_ps(__mmask16((1u << evens) - 1), even + i / 2);
-            const __m512 o = _mm512_maskz_loadu_ps(__mmask16((1u << odds) - 1), odd + i / 2);
-            const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-            const __mmask16 hi = left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
-            _mm512_mask_storeu_ps(dst + i, lo, _mm512_permutex2var_ps(e, low, o));
-            _mm512_mask_storeu_ps(dst + i + 16, hi, _mm512_permutex2var_ps(e, high, o));
+            const __m512 e = _mm512_maskz_loadu_ps(first_lanes((left + 1) / 2), even + i / 2);
+            const __m512 o = _mm512_maskz_loadu_ps(first_lanes(left / 2), odd + i / 2);
+            _mm512_mask_storeu_ps(dst + i, first_lanes(left), _mm512_permutex2var_ps(e, low, o));
+            _mm512_mask_storeu_ps(dst + i + 16, first_lanes(left > 16 ? left - 16 : 0), _mm512_permutex2var_ps(e, high, o));
         }
         return;
     }
@@ -228,11 +237,11 @@ void winograd_transform_input(std::size_t channels, const winograd_tiling& t, co
     }
 }
 
-/// Y = A^T M A (+ bias) for every tile and output channel, written to the
+/// Y = A^T M A (+ bias, then max(0, .) with `relu`) for every tile and output channel, written to the
 /// image [m, out_h, out_w]. M is 16 blocks [m][tiles], `m_stride` apart.
 template <class T>
 void winograd_transform_output(const implicit_conv_geometry& g, const winograd_tiling& t, std::size_t m,
-                               const T* mxi, const T* bias, T* out)
+                               const T* mxi, const T* bias, bool relu, T* out)
 {
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size;
@@ -252,10 +261,13 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
                 s[0][j] = m0 + m1 + m2;
                 s[1][j] = m1 - m2 - m3;
             }
+            const vec floor(relu ? T(0) : -std::numeric_limits<T>::infinity());
 #pragma GCC unroll 2
             for (int a = 0; a < 2; ++a) {
-                (s[a][0] + s[a][1] + s[a][2] + b).store_aligned(phases + std::size_t(a * 2) * t.tiles + tile);
-                (s[a][1] - s[a][2] - s[a][3] + b).store_aligned(phases + std::size_t(a * 2 + 1) * t.tiles + tile);
+                xsimd::max(s[a][0] + s[a][1] + s[a][2] + b, floor)
+                    .store_aligned(phases + std::size_t(a * 2) * t.tiles + tile);
+                xsimd::max(s[a][1] - s[a][2] - s[a][3] + b, floor)
+                    .store_aligned(phases + std::size_t(a * 2 + 1) * t.tiles + tile);
             }
         }
         // Interleave the four phases into the output channel.
@@ -271,11 +283,11 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
 
 /// out [m, out_h, out_w] = the 3x3 convolution of `image` [channels, in_h, in_w]
 /// with the kernels `winograd_transform_weights` turned into `packed_u`
-/// (+ bias per output channel when not null). `g` describes a 3x3, stride-1,
+/// (+ bias per output channel when not null; then max(0, .) with `relu`). `g` describes a 3x3, stride-1,
 /// undilated convolution of one image. Single-threaded: callers spread images.
 template <class T>
 void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* packed_u, const T* image, const T* bias,
-                   T* out)
+                   T* out, bool relu = false)
 {
     constexpr std::size_t NR = std::size_t(gemm_blocking<T>::nr), KC = gemm_blocking<T>::kc;
     const winograd_tiling t = winograd_tiling::of<T>(g);
@@ -295,7 +307,7 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
                                    mxi + xi * m_stride, t.tiles, T(1), p0 == 0 ? T(0) : T(1));
         }
     }
-    detail::winograd_transform_output(g, t, m, mxi, bias, out);
+    detail::winograd_transform_output(g, t, m, mxi, bias, relu, out);
 }
 
 } // namespace lepton::kernels

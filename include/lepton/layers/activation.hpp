@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include "../kernels/elementwise.hpp"
 #include "layer.hpp"
@@ -107,9 +108,14 @@ public:
     /// Name shown in summaries and error messages.
     static constexpr const char* kind = Fn::name;
 
-    /// Forward pass on a batch; returns the layer's own output buffer.
+    /// Forward pass on a batch; returns the layer's own output buffer, or the
+    /// input itself when the layer before has already applied this ReLU.
     const output_type& forward(const input_type& x, context&)
     {
+        if (activated_input_) {
+            passed_ = &x;
+            return x;
+        }
         output_type& y = this->output_like(x);
         kernels::map(x.size(), x.data(), y.data(), [](auto v) { return Fn::forward(v); });
         return y;
@@ -120,10 +126,28 @@ public:
     {
         if (!input_grad) return this->dx_;
         input_type& dx = this->input_grad_like(x);
-        kernels::map(x.size(), x.data(), this->y_.data(), dy.data(), dx.data(),
+        kernels::map(x.size(), x.data(), output().data(), dy.data(), dx.data(),
                      [](auto xv, auto yv, auto g) { return Fn::backward(xv, yv, g); });
         return dx;
     }
+
+    /// The output of the last forward call.
+    const output_type& output() const noexcept { return passed_ ? *passed_ : this->y_; }
+
+    /// Called by the network when the layer before applies this ReLU to its own
+    /// output (a convolution's fused epilogue, which saves a pass over memory):
+    /// forward then passes that output on. ReLU's gradient reads only its
+    /// output, which is the same either way.
+    void take_activated_input(bool on) noexcept
+        requires std::is_same_v<Fn, activation::relu>
+    {
+        activated_input_ = on;
+        passed_ = nullptr;
+    }
+
+private:
+    bool activated_input_ = false;
+    const output_type* passed_ = nullptr;
 };
 
 namespace detail {

@@ -141,6 +141,7 @@ public:
     /// output tile and channel pair instead of 36. With few channels the
     /// transforms would cost more than the products they save.
     static constexpr std::size_t winograd_min_channels = 16;
+    /// A 3x3, stride-1, undilated, ungrouped kernel with enough channels for Winograd's method.
     static constexpr bool winograd_shape = implicit && K.h == 3 && K.w == 3 && D.h == 1 && D.w == 1 && G == 1 &&
                                            in_channels >= winograd_min_channels && Out >= winograd_min_channels;
     /// Shallow kernels (a first layer on grey-scale images: depth 9) run as a
@@ -153,6 +154,10 @@ public:
     static constexpr bool winograd_input_grad = winograd_shape && implicit_input_grad;
 
     conv2d_layer() : forward_offsets_(forward_geometry().row_offsets()), backward_offsets_(backward_geometry().row_offsets()) {}
+
+    /// Applies ReLU to the output in the same pass (set by the network when a
+    /// ReLU layer follows, which then passes this output on unchanged).
+    void fuse_relu(bool on) noexcept { relu_ = on; }
 
     /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
@@ -200,7 +205,7 @@ public:
                 const auto range = kernels::split_range(n, t, nt);
                 for (std::size_t s = range.begin; s < range.end; ++s)
                     kernels::winograd_conv(forward_geometry(), Out, packed, x.data() + s * in_channels * in_pixels,
-                                           UseBias ? b_ : nullptr, y.data() + s * Out * out_pixels);
+                                           UseBias ? b_ : nullptr, y.data() + s * Out * out_pixels, relu_);
             });
             return y;
         } else if constexpr (direct) {
@@ -209,7 +214,7 @@ public:
                 for (std::size_t s = range.begin; s < range.end; ++s)
                     kernels::direct_conv<T, group_k>(forward_geometry(), forward_offsets_.data(), Out, w_,
                                                      x.data() + s * in_channels * in_pixels, UseBias ? b_ : nullptr,
-                                                     y.data() + s * Out * out_pixels);
+                                                     y.data() + s * Out * out_pixels, relu_);
             });
             return y;
         } else if constexpr (implicit) {
@@ -227,7 +232,7 @@ public:
                                                packed + g * per_group,
                                                x.data() + (s * in_channels + g * group_in) * in_pixels,
                                                UseBias ? b_ + g * group_out : nullptr,
-                                               y.data() + (s * Out + g * group_out) * out_pixels);
+                                               y.data() + (s * Out + g * group_out) * out_pixels, relu_);
             });
             return y;
         }
@@ -249,6 +254,8 @@ public:
                         const T bias = b_[o];
                         kernels::map(out_pixels, plane, plane, [bias](auto v) { return v + decltype(v)(bias); });
                     }
+                if (relu_)
+                    kernels::map(Out * out_pixels, out, out, [](auto v) { return xsimd::max(v, decltype(v)(0)); });
             }
         });
         return y;
@@ -432,6 +439,7 @@ private:
     std::vector<storage<T>> thread_grads_;
     std::vector<std::size_t> forward_offsets_, backward_offsets_;
     scratch<T> packed_weights_, flipped_weights_;
+    bool relu_ = false;
 };
 
 } // namespace lepton

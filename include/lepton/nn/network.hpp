@@ -431,6 +431,21 @@ private:
     void bind_layers()
     {
         for_each_layer([&](auto& layer, std::size_t i) { layer.bind(params_.data() + offsets[i], grads_.data() + offsets[i]); });
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (fuse_activation<I>(), ...); }(
+            std::make_index_sequence<(layer_count > 0 ? layer_count - 1 : 0)>{});
+    }
+
+    /// A layer that can apply ReLU to its own output (Conv2D) followed by ReLU
+    /// does so, and the ReLU passes that output on: one pass over memory fewer.
+    template <std::size_t I>
+    void fuse_activation()
+    {
+        auto& producer = std::get<I>(layers_);
+        auto& activation = std::get<I + 1>(layers_);
+        if constexpr (requires { producer.fuse_relu(true); activation.take_activated_input(true); }) {
+            producer.fuse_relu(true);
+            activation.take_activated_input(true);
+        }
     }
 
     template <class E>
