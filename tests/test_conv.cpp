@@ -158,7 +158,7 @@ TEST_CASE("Conv2D by Winograd F(2x2, 3x3): forward against a direct convolution,
                                           Conv2D<16, 3, 1, Padding::same>>>()));
 }
 
-TEST_CASE("Conv2D followed by ReLU applies it in its own output pass, on every path")
+TEST_CASE("ReLU fused with the layers around it: Conv2D applies it, max pooling applies its gradient")
 {
     // Each pair: the fused network and the convolution alone (same seed, same weights).
     auto check = [](auto fused, auto alone) {
@@ -185,6 +185,10 @@ TEST_CASE("Conv2D followed by ReLU applies it in its own output pass, on every p
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 6>, Implicit, ReLU, Flatten, Dense<2>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, Strided, ReLU>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<1, 9, 10>, Direct, ReLU, MaxPool2D<2>>>()));
+    // ReLU before max pooling: the pooling applies ReLU's gradient (2x2 and general windows).
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, ReLU, MaxPool2D<2>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 7, 6>, Implicit, ReLU, MaxPool2D<3, 2, 1>, Flatten,
+                                          Dense<2>>>()));
 }
 
 TEST_CASE("Conv2D gradients: 3x3 same")

@@ -125,6 +125,7 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         if (!input_grad) return this->dx_;
+        if (gradient_masked_) return dy;  // already zero wherever the output is
         input_type& dx = this->input_grad_like(x);
         kernels::map(x.size(), x.data(), output().data(), dy.data(), dx.data(),
                      [](auto xv, auto yv, auto g) { return Fn::backward(xv, yv, g); });
@@ -145,8 +146,18 @@ public:
         passed_ = nullptr;
     }
 
+    /// Called by the network when the layer after applies this ReLU's gradient
+    /// itself (max pooling, which knows which windows had a positive maximum):
+    /// backward then passes dL/dy on as dL/dx.
+    void pass_gradient_through(bool on) noexcept
+        requires std::is_same_v<Fn, activation::relu>
+    {
+        gradient_masked_ = on;
+    }
+
 private:
     bool activated_input_ = false;
+    bool gradient_masked_ = false;
     const output_type* passed_ = nullptr;
 };
 

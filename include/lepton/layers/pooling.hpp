@@ -159,6 +159,7 @@ public:
             T* d = dx.data() + p * in_plane;
             const T* g = dy.data() + p * out_plane;
             const std::int32_t* arg = argmax_.data() + p * out_plane;
+            const T* best = this->y_.data() + p * out_plane;
             if constexpr (tiling_2x2) {
                 // Windows tile the input: every covered input gets its window's
                 // gradient or zero, written once, with no clearing pass.
@@ -167,7 +168,8 @@ public:
                     T* r1 = r0 + in_w;
                     const auto top = std::int32_t(2 * oy * in_w);
                     for (std::size_t ox = 0; ox < out_w; ++ox) {
-                        const T v = g[oy * out_w + ox];
+                        const std::size_t o = oy * out_w + ox;
+                        const T v = relu_gradient_ ? value_if(best[o] > T(0), g[o]) : g[o];
                         const std::int32_t at = arg[oy * out_w + ox] - top - std::int32_t(2 * ox);
                         const std::int32_t w = std::int32_t(in_w);
                         r0[2 * ox] = value_if(at == 0, v);
@@ -180,13 +182,20 @@ public:
                 if constexpr (in_h % 2 != 0) std::fill(d + (in_h - 1) * in_w, d + in_plane, T(0));
             } else {
                 std::fill(d, d + in_plane, T(0));
-                for (std::size_t o = 0; o < out_plane; ++o) d[arg[o]] += g[o];
+                for (std::size_t o = 0; o < out_plane; ++o)
+                    d[arg[o]] += relu_gradient_ ? value_if(best[o] > T(0), g[o]) : g[o];
             }
         });
         return dx;
     }
 
+    /// Called by the network when a ReLU precedes this layer: a window whose
+    /// maximum is not positive passes no gradient (ReLU's own gradient there),
+    /// so the ReLU can pass this layer's input gradient on unchanged.
+    void apply_relu_gradient(bool on) noexcept { relu_gradient_ = on; }
+
 private:
+    bool relu_gradient_ = false;
     /// `c ? v : 0` computed with a bit mask: as a conditional, the compiler emits
     /// a branch, which mispredicts on every other window.
     static T value_if(bool c, T v)

@@ -435,16 +435,22 @@ private:
             std::make_index_sequence<(layer_count > 0 ? layer_count - 1 : 0)>{});
     }
 
-    /// A layer that can apply ReLU to its own output (Conv2D) followed by ReLU
-    /// does so, and the ReLU passes that output on: one pass over memory fewer.
+    /// Fuses ReLU with its neighbours, saving a pass over memory each way: a
+    /// layer that can apply ReLU to its own output (Conv2D) does so and the
+    /// ReLU after it passes that output on; a layer after a ReLU that can apply
+    /// ReLU's gradient (MaxPool2D) does so and the ReLU passes gradients on.
     template <std::size_t I>
     void fuse_activation()
     {
-        auto& producer = std::get<I>(layers_);
-        auto& activation = std::get<I + 1>(layers_);
-        if constexpr (requires { producer.fuse_relu(true); activation.take_activated_input(true); }) {
-            producer.fuse_relu(true);
-            activation.take_activated_input(true);
+        auto& first = std::get<I>(layers_);
+        auto& second = std::get<I + 1>(layers_);
+        if constexpr (requires { first.fuse_relu(true); second.take_activated_input(true); }) {
+            first.fuse_relu(true);
+            second.take_activated_input(true);
+        }
+        if constexpr (requires { first.pass_gradient_through(true); second.apply_relu_gradient(true); }) {
+            first.pass_gradient_through(true);
+            second.apply_relu_gradient(true);
         }
     }
 
