@@ -25,6 +25,9 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <cstddef>
+#include <type_traits>
+
 // Inlining control for hot kernels and for code that is better compiled once.
 #if defined(__GNUC__)
 #define LEPTON_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -84,6 +87,22 @@ LEPTON_ALWAYS_INLINE void keep_in_register(xsimd::batch<T, A>& v) noexcept
 #else
     (void)v;
 #endif
+}
+
+/// The first `n` (< width) elements at `p` in a vector, the rest zero; nothing
+/// past p + n is read.
+template <class T>
+LEPTON_ALWAYS_INLINE xsimd::batch<T> load_first(const T* p, std::size_t n) noexcept
+{
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && xsimd::batch<T>::size == 16)
+        return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
+    else if constexpr (std::is_same_v<T, double> && xsimd::batch<T>::size == 8)
+        return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
+#endif
+    alignas(64) T buf[xsimd::batch<T>::size] = {};
+    for (std::size_t i = 0; i < n; ++i) buf[i] = p[i];
+    return xsimd::batch<T>::load_aligned(buf);
 }
 
 /// Number of architectural vector registers, which bounds the GEMM register tile.

@@ -120,19 +120,37 @@ struct weight_grad_blocking {
 
 namespace detail {
 
+/// One vector step of a weight-gradient tile: acc[i][j] += dy_i[p..] * x_j[p..],
+/// dY's vector read masked to `lanes` when that is less than a whole vector.
+template <class T, int MO, int NK>
+LEPTON_ALWAYS_INLINE void weight_grad_step(simd::batch<T> (&acc)[MO][NK], const T* const* d, const T* const* xs,
+                                           std::size_t p, std::size_t lanes)
+{
+    using vec = simd::batch<T>;
+    vec dv[MO];
+#pragma GCC unroll 32
+    for (int i = 0; i < MO; ++i) dv[i] = lanes == vec::size ? vec::load_unaligned(d[i] + p) : simd::load_first(d[i] + p, lanes);
+#pragma GCC unroll 32
+    for (int j = 0; j < NK; ++j) {
+        vec xv = vec::load_unaligned(xs[j] + p);
+        simd::keep_in_register(xv);  // one (line-straddling) load for MO uses
+#pragma GCC unroll 32
+        for (int i = 0; i < MO; ++i) acc[i][j] = xsimd::fma(dv[i], xv, acc[i][j]);
+    }
+}
+
 /// out[i][j] = sum over images s and pixels p < pixels of
 ///   dy[s * dy_image + rows[i] * dy_row + p] * x[s * x_image + offsets[j] + p].
 /// The pixels run along the vector lanes (both operands are contiguous there,
 /// so nothing is transposed or packed); each lane keeps a partial sum and the
-/// lanes are added once at the end. `pixels` is a multiple of the vector width
-/// and `dy` is aligned to it.
+/// lanes are added once at the end. `pixels` is a multiple of the vector width.
+/// For dY spread to the padded width: output rows narrower than a vector.
 template <class T, int MO, int NK>
 LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t pixels, const T* dy, std::size_t dy_image,
                                       std::size_t dy_row, const std::size_t* rows, const T* x, std::size_t x_image,
                                       const std::size_t* offsets, T* out)
 {
     using vec = simd::batch<T>;
-    constexpr std::size_t W = vec::size;
     vec acc[MO][NK];
 #pragma GCC unroll 32
     for (int i = 0; i < MO; ++i)
@@ -145,17 +163,47 @@ LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t pixels, co
         for (int i = 0; i < MO; ++i) d[i] = dy + s * dy_image + rows[i] * dy_row;
 #pragma GCC unroll 32
         for (int j = 0; j < NK; ++j) xs[j] = x + s * x_image + offsets[j];
-        for (std::size_t p = 0; p < pixels; p += W) {
-            vec dv[MO];
+        for (std::size_t p = 0; p < pixels; p += vec::size) weight_grad_step<T, MO, NK>(acc, d, xs, p, vec::size);
+    }
 #pragma GCC unroll 32
-            for (int i = 0; i < MO; ++i) dv[i] = vec::load_aligned(d[i] + p);
+    for (int i = 0; i < MO; ++i)
 #pragma GCC unroll 32
-            for (int j = 0; j < NK; ++j) {
-                vec xv = vec::load_unaligned(xs[j] + p);
-                simd::keep_in_register(xv);  // one (line-straddling) load for MO uses
+        for (int j = 0; j < NK; ++j) out[i * NK + j] = simd::reduce_add(acc[i][j]);
+}
+
+/// The same sums with dY read in place, row by row: out[i][j] = sum over
+/// images s and output pixels (y, x) of
+///   dy[s * dy_image + rows[i] * out_h * out_w + y * out_w + x] * x_in[s * x_image + offsets[j] + y * x_row + x].
+/// A row's last, partial vector reads dY masked, which zeroes whatever the
+/// padded input holds past the row. For output rows at least a vector wide,
+/// where spreading dY would cost more than the masked vector.
+template <class T, int MO, int NK>
+LEPTON_NOINLINE void weight_grad_rows_tile(std::size_t images, std::size_t out_h, std::size_t out_w, const T* dy,
+                                           std::size_t dy_image, const std::size_t* rows, const T* x_in,
+                                           std::size_t x_image, std::size_t x_row, const std::size_t* offsets, T* out)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+    const std::size_t plane = out_h * out_w, full = out_w / W * W, tail = out_w - full;
+    vec acc[MO][NK];
 #pragma GCC unroll 32
-                for (int i = 0; i < MO; ++i) acc[i][j] = xsimd::fma(dv[i], xv, acc[i][j]);
-            }
+    for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 32
+        for (int j = 0; j < NK; ++j) acc[i][j] = vec(T(0));
+    for (std::size_t s = 0; s < images; ++s) {
+        const T* d[MO];
+        const T* xs[NK];
+#pragma GCC unroll 32
+        for (int i = 0; i < MO; ++i) d[i] = dy + s * dy_image + rows[i] * plane;
+#pragma GCC unroll 32
+        for (int j = 0; j < NK; ++j) xs[j] = x_in + s * x_image + offsets[j];
+        for (std::size_t y = 0; y < out_h; ++y) {
+            for (std::size_t p = 0; p < full; p += W) weight_grad_step<T, MO, NK>(acc, d, xs, p, W);
+            if (tail) weight_grad_step<T, MO, NK>(acc, d, xs, full, tail);
+#pragma GCC unroll 32
+            for (int i = 0; i < MO; ++i) d[i] += out_w;
+#pragma GCC unroll 32
+            for (int j = 0; j < NK; ++j) xs[j] += x_row;
         }
     }
 #pragma GCC unroll 32
@@ -179,17 +227,20 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
     constexpr int MO = weight_grad_blocking::mo, NK = weight_grad_blocking::nk;
     constexpr std::size_t W = simd::width<T>;
     const std::size_t wp = g.padded_w(), oh = g.out_h(), ow = g.out_w(), depth = g.depth();
-    // dY spread to the padded width (zero in the columns the forward pass drops)
-    // and rounded up to whole vectors; the padded image has slack for the overrun.
-    const std::size_t pixels = (g.wide_pixels() + W - 1) / W * W;
+    // Output rows at least a vector wide are read in place, row by row. Narrower
+    // ones are spread to the padded width (zero in the columns the forward pass
+    // drops) and rounded up to whole vectors, so that one run covers an image.
+    // The padded image has slack for a vector running past a row.
+    const bool in_place = ow >= W;
+    const std::size_t pixels = in_place ? 0 : (g.wide_pixels() + W - 1) / W * W;
     const std::size_t padded = (g.padded_size() + W - 1) / W * W;
-    // A group of images whose padded copies and spread gradients stay in L2
-    // while every tile of dW passes over them.
-    const std::size_t per_image = (padded + m * pixels) * sizeof(T);
+    // A group of images whose padded copies and gradients stay in L2 while
+    // every tile of dW passes over them.
+    const std::size_t per_image = (padded + m * (in_place ? oh * ow : pixels)) * sizeof(T);
     const std::size_t group = std::clamp<std::size_t>((384u << 10) / per_image, 1, images);
     thread_local scratch<T> padded_buffer, wide_buffer;
     T* xpad = padded_buffer.get(group * padded);
-    T* wide_dy = wide_buffer.get(group * m * pixels);
+    T* wide_dy = in_place ? nullptr : wide_buffer.get(group * m * pixels);
     T tile[MO * NK];
     std::size_t rows[MO], cols[NK];
     for (std::size_t s0 = 0; s0 < images; s0 += group) {
@@ -197,11 +248,13 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
         for (std::size_t s = 0; s < count; ++s) {
             pad_image(g, images_in + (s0 + s) * image_stride, xpad + s * padded);
             const T* dys = dy + (s0 + s) * dy_stride;
-            T* wide = wide_dy + s * m * pixels;
-            std::fill(wide, wide + m * pixels, T(0));
-            for (std::size_t o = 0; o < m; ++o)
-                for (std::size_t y = 0; y < oh; ++y)
-                    std::memcpy(wide + o * pixels + y * wp, dys + (o * oh + y) * ow, ow * sizeof(T));
+            if (!in_place) {
+                T* wide = wide_dy + s * m * pixels;
+                std::fill(wide, wide + m * pixels, T(0));
+                for (std::size_t o = 0; o < m; ++o)
+                    for (std::size_t y = 0; y < oh; ++y)
+                        std::memcpy(wide + o * pixels + y * wp, dys + (o * oh + y) * ow, ow * sizeof(T));
+            }
             if (db)
                 for (std::size_t o = 0; o < m; ++o) db[o] += sum(oh * ow, dys + o * oh * ow);
         }
@@ -210,8 +263,12 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
             for (int i = 0; i < MO; ++i) rows[i] = std::min(o0 + std::size_t(i), m - 1);
             for (std::size_t k0 = 0; k0 < depth; k0 += NK) {
                 for (int j = 0; j < NK; ++j) cols[j] = offsets[std::min(k0 + std::size_t(j), depth - 1)];
-                detail::weight_grad_tile<T, MO, NK>(count, pixels, wide_dy, m * pixels, pixels, rows, xpad, padded,
-                                                    cols, tile);
+                if (in_place)
+                    detail::weight_grad_rows_tile<T, MO, NK>(count, oh, ow, dy + s0 * dy_stride, dy_stride, rows, xpad,
+                                                             padded, wp, cols, tile);
+                else
+                    detail::weight_grad_tile<T, MO, NK>(count, pixels, wide_dy, m * pixels, pixels, rows, xpad,
+                                                        padded, cols, tile);
                 for (std::size_t i = 0; i < std::min<std::size_t>(MO, m - o0); ++i)
                     for (std::size_t j = 0; j < std::min<std::size_t>(NK, depth - k0); ++j)
                         dw[(o0 + i) * depth + k0 + j] += tile[i * NK + j];
