@@ -139,46 +139,16 @@ LEPTON_ALWAYS_INLINE void weight_grad_step(simd::batch<T> (&acc)[MO][NK], const 
     }
 }
 
-/// out[i][j] = sum over images s and pixels p < pixels of
-///   dy[s * dy_image + rows[i] * dy_row + p] * x[s * x_image + offsets[j] + p].
-/// The pixels run along the vector lanes (both operands are contiguous there,
-/// so nothing is transposed or packed); each lane keeps a partial sum and the
-/// lanes are added once at the end. `pixels` is a multiple of the vector width.
-/// For dY spread to the padded width: output rows narrower than a vector.
+/// A tile of weight-gradient sums: out[i][j] = sum over images s and output pixels (y, x) of
+///   dy[s * dy_image + rows[i] * out_h * out_w + y * out_w + x] * x_in[s * x_image + offsets[j] + y * x_row + x],
+/// dY as stored and the input as a padded image with rows `x_row` apart.
+/// The pixels of a row run along the vector lanes (both operands are
+/// contiguous there, so nothing is transposed or packed); each lane keeps a
+/// partial sum and the lanes are added once at the end. A row's last, partial
+/// vector reads dY masked, which zeroes whatever the input holds past the row.
+/// dY spread to the padded width is one row per image (out_h = 1).
 template <class T, int MO, int NK>
-LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t pixels, const T* dy, std::size_t dy_image,
-                                      std::size_t dy_row, const std::size_t* rows, const T* x, std::size_t x_image,
-                                      const std::size_t* offsets, T* out)
-{
-    using vec = simd::batch<T>;
-    vec acc[MO][NK];
-#pragma GCC unroll 32
-    for (int i = 0; i < MO; ++i)
-#pragma GCC unroll 32
-        for (int j = 0; j < NK; ++j) acc[i][j] = vec(T(0));
-    for (std::size_t s = 0; s < images; ++s) {
-        const T* d[MO];
-        const T* xs[NK];
-#pragma GCC unroll 32
-        for (int i = 0; i < MO; ++i) d[i] = dy + s * dy_image + rows[i] * dy_row;
-#pragma GCC unroll 32
-        for (int j = 0; j < NK; ++j) xs[j] = x + s * x_image + offsets[j];
-        for (std::size_t p = 0; p < pixels; p += vec::size) weight_grad_step<T, MO, NK>(acc, d, xs, p, vec::size);
-    }
-#pragma GCC unroll 32
-    for (int i = 0; i < MO; ++i)
-#pragma GCC unroll 32
-        for (int j = 0; j < NK; ++j) out[i * NK + j] = simd::reduce_add(acc[i][j]);
-}
-
-/// The same sums with dY read in place, row by row: out[i][j] = sum over
-/// images s and output pixels (y, x) of
-///   dy[s * dy_image + rows[i] * out_h * out_w + y * out_w + x] * x_in[s * x_image + offsets[j] + y * x_row + x].
-/// A row's last, partial vector reads dY masked, which zeroes whatever the
-/// padded input holds past the row. For output rows at least a vector wide,
-/// where spreading dY would cost more than the masked vector.
-template <class T, int MO, int NK>
-LEPTON_NOINLINE void weight_grad_rows_tile(std::size_t images, std::size_t out_h, std::size_t out_w, const T* dy,
+LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t out_h, std::size_t out_w, const T* dy,
                                            std::size_t dy_image, const std::size_t* rows, const T* x_in,
                                            std::size_t x_image, std::size_t x_row, const std::size_t* offsets, T* out)
 {
@@ -264,11 +234,11 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
             for (std::size_t k0 = 0; k0 < depth; k0 += NK) {
                 for (int j = 0; j < NK; ++j) cols[j] = offsets[std::min(k0 + std::size_t(j), depth - 1)];
                 if (in_place)
-                    detail::weight_grad_rows_tile<T, MO, NK>(count, oh, ow, dy + s0 * dy_stride, dy_stride, rows, xpad,
-                                                             padded, wp, cols, tile);
+                    detail::weight_grad_tile<T, MO, NK>(count, oh, ow, dy + s0 * dy_stride, dy_stride, rows, xpad,
+                                                        padded, wp, cols, tile);
                 else
-                    detail::weight_grad_tile<T, MO, NK>(count, pixels, wide_dy, m * pixels, pixels, rows, xpad,
-                                                        padded, cols, tile);
+                    detail::weight_grad_tile<T, MO, NK>(count, 1, pixels, wide_dy, m * pixels, rows, xpad, padded, 0,
+                                                        cols, tile);
                 for (std::size_t i = 0; i < std::min<std::size_t>(MO, m - o0); ++i)
                     for (std::size_t j = 0; j < std::min<std::size_t>(NK, depth - k0); ++j)
                         dw[(o0 + i) * depth + k0 + j] += tile[i * NK + j];
