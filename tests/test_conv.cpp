@@ -100,7 +100,7 @@ TEST_CASE("Conv2D with a shallow kernel runs directly: forward against a direct 
     CHECK_GRADIENTS((gradients_of<Same>()));
 }
 
-TEST_CASE("Conv2D by Winograd F(2x2, 3x3): forward against a direct convolution, and gradients")
+TEST_CASE("Conv2D by Winograd F(4x4, 3x3): forward against a direct convolution, and gradients")
 {
     // 3x3 stride-1 layers with at least 16 channels on both sides take the Winograd path.
     using Same = Network<double, cpu, Input<16, 7, 9>, Conv2D<20, 3, 1, Padding::same>>;
@@ -121,11 +121,13 @@ TEST_CASE("Conv2D by Winograd F(2x2, 3x3): forward against a direct convolution,
     CHECK(run(Valid(1), 0, 0) < 1e-12);
     CHECK(run(Wide(1), 2, 2) < 1e-12);
     CHECK(run(Lopsided(1), 0, 2) < 1e-12);
-    // Float (its own vector code for splitting and interleaving rows): the
-    // transforms round differently from a direct sum, but not by much. Rows of
-    // 14 and of 37 (odd, longer than two vectors), padding odd and even.
-    auto float_error = [](auto f, auto d) {
-        const auto xd = random_input<decltype(d)>(2, 5);
+    // Float (its own vector code for picking tiles out of rows and writing
+    // them back when four tiles span a row): the transforms round differently
+    // from a direct sum, but not by much. Rows of 13, 14 and 16 (four tiles),
+    // and of 37 (ten); padding odd, even and lopsided; tile rows that do not
+    // fill a vector; 7 images (groups of images and a partial last group).
+    auto float_error = [](auto f, auto d, std::size_t batch = 2) {
+        const auto xd = random_input<decltype(d)>(batch, 5);
         tensor<float, 4> xf(xd.shape());
         std::copy(xd.begin(), xd.end(), xf.begin());
         const auto& yf = f.forward(xf);
@@ -145,7 +147,11 @@ TEST_CASE("Conv2D by Winograd F(2x2, 3x3): forward against a direct convolution,
         return worst;
     };
     CHECK(float_error(Network<float, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>>(1),
-                      Network<double, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>>(1)) < 1e-5);
+                      Network<double, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>>(1), 7) < 1e-5);
+    CHECK(float_error(Network<float, cpu, Input<16, 13, 13>, Conv2D<20, 3, 1, Padding::same>>(1),
+                      Network<double, cpu, Input<16, 13, 13>, Conv2D<20, 3, 1, Padding::same>>(1)) < 1e-5);
+    CHECK(float_error(Network<float, cpu, Input<16, 9, 14>, Conv2D<16, 3, 1, {0, 2}>>(1),
+                      Network<double, cpu, Input<16, 9, 14>, Conv2D<16, 3, 1, {0, 2}>>(1), 5) < 1e-5);
     CHECK(float_error(Network<float, cpu, Input<16, 5, 37>, Conv2D<16, 3, 1, 2>>(1),
                       Network<double, cpu, Input<16, 5, 37>, Conv2D<16, 3, 1, 2>>(1)) < 1e-5);
     CHECK(float_error(Network<float, cpu, Input<16, 6, 37>, Conv2D<16, 3, 1, Padding::same>, ReLU,

@@ -137,8 +137,8 @@ public:
         geometry::cols.pad_before <= D.w * (K.w - 1) && geometry::cols.pad_after <= D.w * (K.w - 1);
 
     /// 3x3, stride-1 convolutions with enough channels on both sides run by
-    /// Winograd's F(2x2, 3x3) (kernels/winograd.hpp): 16 multiply-adds per 2x2
-    /// output tile and channel pair instead of 36. With few channels the
+    /// Winograd's F(4x4, 3x3) (kernels/winograd.hpp): 36 multiply-adds per 4x4
+    /// output tile and channel pair instead of 144. With few channels the
     /// transforms would cost more than the products they save.
     static constexpr std::size_t winograd_min_channels = 16;
     /// A 3x3, stride-1, undilated, ungrouped kernel with enough channels for Winograd's method.
@@ -152,6 +152,8 @@ public:
     static constexpr bool winograd = winograd_shape;
     /// The input gradient (a 3x3 convolution of dY) runs by Winograd's method.
     static constexpr bool winograd_input_grad = winograd_shape && implicit_input_grad;
+    /// Scratch for the transformed weights before packing.
+    static constexpr std::size_t winograd_plain_size = kernels::winograd_plain_size<T>(Out, in_channels);
 
     conv2d_layer() : forward_offsets_(forward_geometry().row_offsets()), backward_offsets_(backward_geometry().row_offsets()) {}
 
@@ -199,13 +201,13 @@ public:
         if constexpr (winograd) {
             // Transform the weights once; every image's products read them.
             T* packed = packed_weights_.get(kernels::winograd_weights_size<T>(Out, in_channels));
-            kernels::winograd_transform_weights(Out, in_channels, w_, flipped_weights_.get(16 * weight_count / 9),
+            kernels::winograd_transform_weights(Out, in_channels, w_, flipped_weights_.get(winograd_plain_size),
                                                 packed);
             kernels::parallel_region(threads, [&](int t, int nt) {
                 const auto range = kernels::split_range(n, t, nt);
-                for (std::size_t s = range.begin; s < range.end; ++s)
-                    kernels::winograd_conv(forward_geometry(), Out, packed, x.data() + s * in_channels * in_pixels,
-                                           UseBias ? b_ : nullptr, y.data() + s * Out * out_pixels, relu_);
+                kernels::winograd_conv(forward_geometry(), Out, packed, x.data() + range.begin * in_channels * in_pixels,
+                                       range.end - range.begin, UseBias ? b_ : nullptr,
+                                       y.data() + range.begin * Out * out_pixels, relu_);
             });
             return y;
         } else if constexpr (direct) {
@@ -279,7 +281,7 @@ public:
         if constexpr (implicit_input_grad) {
             if (dx) {
                 packed_flipped = packed_weights_.get(G * per_group);
-                T* flipped = flipped_weights_.get(weight_count + (winograd_input_grad ? 16 * weight_count / 9 : 0));
+                T* flipped = flipped_weights_.get(weight_count + (winograd_input_grad ? winograd_plain_size : 0));
                 for (std::size_t g = 0; g < G; ++g) {
                     const T* wg = w_ + g * group_out * group_k;
                     for (std::size_t c = 0; c < group_in; ++c)
@@ -319,6 +321,12 @@ public:
                         x.data() + (range.begin * in_channels + g * group_in) * in_pixels, in_channels * in_pixels,
                         dy.data() + (range.begin * Out + g * group_out) * out_pixels, Out * out_pixels,
                         gw + g * group_out * group_k, UseBias ? gb + g * group_out : nullptr);
+            if constexpr (winograd_input_grad)
+                if (dx)
+                    kernels::winograd_conv(backward_geometry(), in_channels, packed_flipped,
+                                           dy.data() + range.begin * Out * out_pixels, range.end - range.begin,
+                                           static_cast<const T*>(nullptr),
+                                           dx->data() + range.begin * in_channels * in_pixels);
             for (std::size_t s = range.begin; s < range.end; ++s) {
                 const T* image = x.data() + s * in_channels * in_pixels;
                 const T* grad_out = dy.data() + s * Out * out_pixels;
@@ -332,11 +340,8 @@ public:
                                          out_pixels, T(1), dy_g, out_pixels, columns(image, g, col), out_pixels, T(1),
                                          gw + g * group_out * group_k, group_k);
                     }
-                    if (!dx) continue;
-                    if constexpr (winograd_input_grad) {
-                        kernels::winograd_conv(backward_geometry(), group_in, packed_flipped, dy_g,
-                                               static_cast<const T*>(nullptr), dimage);
-                    } else if constexpr (implicit_input_grad) {
+                    if (!dx || winograd_input_grad) continue;
+                    if constexpr (implicit_input_grad) {
                         kernels::implicit_conv(backward_geometry(), backward_offsets_.data(), group_in,
                                                packed_flipped + g * per_group, dy_g, static_cast<const T*>(nullptr),
                                                dimage);
