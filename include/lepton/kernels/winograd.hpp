@@ -27,6 +27,7 @@
 #include "../core/compat.hpp"
 #include "../tensor/scratch.hpp"
 #include "conv_implicit.hpp"
+#include "elementwise.hpp"
 #include "gemm.hpp"
 
 namespace lepton::kernels {
@@ -66,21 +67,22 @@ struct winograd_tiling {
         return m * columns() + 64 / sizeof(T);
     }
 
-    /// The tiling of geometry `g` for scalar type T (whose vector width rounds `tiles`).
+    /// The tiling of geometry `g` with m outputs for scalar type T (whose vector width rounds `tiles`).
     template <class T>
-    static winograd_tiling of(const implicit_conv_geometry& g)
+    static winograd_tiling of(const implicit_conv_geometry& g, std::size_t m)
     {
         constexpr std::size_t W = simd::width<T>;
-        // About two micro-kernel panels of columns: enough to amortise the
-        // micro-kernel's stores, few enough for V and M to stay in L2.
-        constexpr std::size_t group_columns = 2 * std::size_t(gemm_blocking<T>::nr);
+        // A group's V and M take at most half of a 1 MB L2, so that they stay
+        // there between the transforms and the products (measured: 32x14x14
+        // -> 64 is 10% slower backwards with twice as many columns).
+        constexpr std::size_t group_bytes = 512 * 1024;
         winograd_tiling t{};
         t.tiles_h = (g.out_h() + 3) / 4;
         t.tiles_w = (g.out_w() + 3) / 4;
         t.tiles = (t.tiles_h * t.tiles_w + W - 1) / W * W;
         t.block_h = 4 * t.tiles_h + 2;
         t.block_w = 4 * t.tiles_w + 2;
-        t.images = std::max<std::size_t>(1, group_columns / t.tiles);
+        t.images = std::max<std::size_t>(1, group_bytes / (winograd_positions * (g.channels + m) * t.tiles * sizeof(T)));
         return t;
     }
 };
@@ -142,6 +144,10 @@ void winograd_transform_weights(std::size_t m, std::size_t c, const T* w, T* pla
 
 namespace detail {
 
+/// The scalar type of vector type V.
+template <class V>
+using T_of = typename V::value_type;
+
 /// r = B^T x for one column x of six vectors.
 template <class V>
 LEPTON_ALWAYS_INLINE void winograd_input_rows(const V (&x)[6], V (&r)[6])
@@ -168,138 +174,192 @@ LEPTON_ALWAYS_INLINE void winograd_output_rows(const V (&m)[6], V (&y)[4])
     y[3] = xsimd::fma(V(8), d, b) + m[5];
 }
 
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
-/// `winograd_transform_input` for four tiles per row (outputs 13 to 16 wide)
-/// in float vectors of 16: a vector holds four rows of tiles. Instead of
-/// gathering, element (i, j) of its tiles is picked out of the input rows
-/// with two-source permutes, which cost a fraction of a gather.
-inline void winograd_transform_input_rows_of_four(const implicit_conv_geometry& g, const winograd_tiling& t,
-                                                  const float* image, std::size_t column0, float* v)
+/// r = A x for one column x of four vectors: the transpose of the output
+/// transform, which takes output gradients to the 36 positions.
+template <class V>
+LEPTON_ALWAYS_INLINE void winograd_grad_rows(const V (&x)[4], V (&r)[6])
 {
-    using vec = simd::batch<float>;
-    constexpr std::size_t NR = std::size_t(gemm_blocking<float>::nr);
-    const std::size_t channels = g.channels, xi_stride = t.v_stride<float>(channels);
-    const std::ptrdiff_t in_h = std::ptrdiff_t(g.in_h), in_w = std::ptrdiff_t(g.in_w);
-    const std::ptrdiff_t pad_top = std::ptrdiff_t(g.pad_top), pad_left = std::ptrdiff_t(g.pad_left);
-    // Padded columns [col0, col0 + 16) of a row: lanes inside the image load,
-    // the others (padding) are zero and never touch memory.
-    auto columns_mask = [&](std::ptrdiff_t col0) {
-        const std::ptrdiff_t first = std::max<std::ptrdiff_t>(0, pad_left - col0);
-        const std::ptrdiff_t last = std::clamp<std::ptrdiff_t>(pad_left + in_w - col0, 0, 16);
-        return last <= first ? __mmask16(0) : __mmask16(((1u << last) - 1) & ~((1u << first) - 1));
-    };
-    const __mmask16 left_mask = columns_mask(0), right_mask = columns_mask(4);
-    // Lane 4 r + tx of element (i, j): column 4 tx + j of tile row r's input row.
-    // Rows r and r + 1 share a permute (the second from source two); the
-    // lower half of the vector comes from rows 0 and 1, the upper from 2 and 3.
-    __m512i pick[4];
-    for (int j = 0; j < 4; ++j)
-        pick[j] = _mm512_add_epi32(_mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
-                                   _mm512_set1_epi32(j));
-    for (std::size_t c = 0; c < channels; ++c) {
-        const float* src = image + c * g.in_h * g.in_w;
-        auto padded_row = [&](std::ptrdiff_t py, std::ptrdiff_t col0, __mmask16 mask) {
-            const std::ptrdiff_t y = py - pad_top;
-            if (y < 0 || y >= in_h) return _mm512_setzero_ps();
-            return _mm512_maskz_loadu_ps(mask, src + y * in_w + (col0 - pad_left));
-        };
-        for (std::size_t tile = 0; tile < t.tiles; tile += 16) {
-            const std::ptrdiff_t top = std::ptrdiff_t(tile);  // tiles tile.. are tile rows tile / 4..: input rows `tile`..
-            // B^T d, row by row, then the same on the columns of the result.
-            vec e[6][6];
+    const V a = x[0] + x[2], b = x[1] + x[3];
+    const V c = xsimd::fma(V(4), x[2], x[0]), d = xsimd::fma(V(8), x[3], V(2) * x[1]);
+    r[0] = x[0];
+    r[1] = a + b;
+    r[2] = a - b;
+    r[3] = c + d;
+    r[4] = c - d;
+    r[5] = x[3];
+}
+
+/// Where the transform of a plane's tiles goes: columns [column0, column0 +
+/// tiles) of 36 blocks `xi_stride` apart, each laid out in panels `panel`
+/// columns wide (`pack_b_full`'s layout when `panel` is NR, rows of all the
+/// columns when it is the column count).
+struct winograd_destination {
+    std::size_t column0, panel, xi_stride, planes;
+    /// Start of plane p's run of tiles from `tile` on.
+    template <class T>
+    T* at(T* base, std::size_t p, std::size_t tile) const
+    {
+        const std::size_t column = column0 + tile;
+        return base + (column / panel) * planes * panel + p * panel + column % panel;
+    }
+};
+
+/// R d R^T for the N x N blocks d of one vector of tiles, where
+/// `load_row(i, d[i])` fills row i of the blocks and `rows` applies R to a
+/// column of N vectors; position xi = 6 a + b goes to out + xi * xi_stride.
+template <int N, class V, class LoadRow, class Rows>
+LEPTON_ALWAYS_INLINE void winograd_transform_tiles(LoadRow&& load_row, Rows&& rows, typename V::value_type* out,
+                                                   std::size_t xi_stride)
+{
+    V e[N][6];  // d R^T, row by row
 #pragma GCC unroll 6
-            for (int i = 0; i < 6; ++i) {
-                __m512 left[4], right[4];  // columns 0.. and 4.. of each tile row's input row i
-#pragma GCC unroll 4
-                for (int r = 0; r < 4; ++r) {
-                    left[r] = padded_row(top + 4 * r + i, 0, left_mask);
-                    right[r] = padded_row(top + 4 * r + i, 4, right_mask);
-                }
-                vec d[6];
+    for (int i = 0; i < N; ++i) {
+        V d[N];
+        load_row(i, d);
+        rows(d, e[i]);
+    }
 #pragma GCC unroll 6
-                for (int j = 0; j < 6; ++j) {
-                    const __m512(&rows)[4] = j < 4 ? left : right;
-                    const __m512i lanes = pick[j % 4];
-                    d[j] = _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(rows[0], lanes, rows[1]),
-                                                _mm512_permutex2var_ps(rows[2], lanes, rows[3]));
-                }
-                winograd_input_rows(d, e[i]);
-            }
-            const std::size_t column = column0 + tile;
-            float* out = v + (column / NR) * channels * NR + c * NR + column % NR;
+    for (int j = 0; j < 6; ++j) {
+        V x[N], r[6];
 #pragma GCC unroll 6
-            for (int j = 0; j < 6; ++j) {
-                vec x[6], r[6];
+        for (int i = 0; i < N; ++i) x[i] = e[i][j];
+        rows(x, r);
 #pragma GCC unroll 6
-                for (int i = 0; i < 6; ++i) x[i] = e[i][j];
-                winograd_input_rows(x, r);
-#pragma GCC unroll 6
-                for (int i = 0; i < 6; ++i) r[i].store_unaligned(out + std::size_t(i * 6 + j) * xi_stride);
-            }
-        }
+        for (int a = 0; a < 6; ++a) r[a].store_unaligned(out + std::size_t(a * 6 + j) * xi_stride);
     }
 }
+
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+/// Element (i, j) of 16 tiles, four tile rows of four, from `rows[r]`, input
+/// row i of tile row r (j < 4: from its column 0 on; j >= 4: pass the rows
+/// from column 4 on and j - 4). Lane 4 r + tx is column 4 tx + j of rows[r]:
+/// one two-source permute serves tile rows 0 and 1, one 2 and 3, and a blend
+/// joins the halves. This costs a fraction of a gather.
+LEPTON_ALWAYS_INLINE __m512 winograd_pick_tiles(const __m512 (&rows)[4], int j)
+{
+    const __m512i lanes = _mm512_add_epi32(_mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
+                                           _mm512_set1_epi32(j));
+    return _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(rows[0], lanes, rows[1]),
+                                _mm512_permutex2var_ps(rows[2], lanes, rows[3]));
+}
+
+/// Columns [col0, col0 + 16) of the rows of a plane [h][w] placed at (top,
+/// left) in zeros: lanes inside the plane load, the others are zero and never
+/// touch memory.
+struct winograd_padded_rows {
+    const float* plane;
+    std::ptrdiff_t h, w, top, left;
+
+    __mmask16 columns(std::ptrdiff_t col0) const
+    {
+        const std::ptrdiff_t first = std::max<std::ptrdiff_t>(0, left - col0);
+        const std::ptrdiff_t last = std::clamp<std::ptrdiff_t>(left + w - col0, 0, 16);
+        return last <= first ? __mmask16(0) : __mmask16(((1u << last) - 1) & ~((1u << first) - 1));
+    }
+    __m512 row(std::ptrdiff_t py, std::ptrdiff_t col0, __mmask16 mask) const
+    {
+        const std::ptrdiff_t y = py - top;
+        if (y < 0 || y >= h) return _mm512_setzero_ps();
+        return _mm512_maskz_loadu_ps(mask, plane + y * w + (col0 - left));
+    }
+};
 #endif
 
-/// V_xi = B^T d B for every tile and channel of one image [c, in_h, in_w],
-/// written to columns [column0, column0 + tiles) of the 36 GEMM B operands
-/// (`pack_b_full` layout over `t.columns()` columns and c rows).
-template <class T>
-void winograd_transform_input(const implicit_conv_geometry& g, const winograd_tiling& t, const T* image,
-                              std::size_t column0, T* v)
+/// R d R^T for the N x N blocks d of every tile of `count` planes [h][w],
+/// zero-padded by `top` rows and `left` columns, tiled by `t` (tile (ty, tx)
+/// starts at padded (4 ty, 4 tx)), written to `out` as `dest` says. The tiles
+/// that only round up to a whole vector read zeros.
+template <int N, class T, class Rows>
+void winograd_transform_planes(const winograd_tiling& t, std::size_t count, const T* planes, std::size_t h,
+                               std::size_t w, std::size_t top, std::size_t left, const winograd_destination& dest,
+                               T* out, Rows rows)
 {
     using vec = simd::batch<T>;
-    using index = xsimd::as_integer_t<T>;
-    using index_vec = xsimd::batch<index, typename vec::arch_type>;
-    constexpr std::size_t W = vec::size, NR = std::size_t(gemm_blocking<T>::nr);
-    const std::size_t channels = g.channels, xi_stride = t.v_stride<T>(channels);
-    thread_local scratch<T> block_buffer;
-    thread_local scratch<index> corner_buffer;
-    T* block = block_buffer.get(t.block_h * t.block_w);
-    index* corners = corner_buffer.get(t.tiles);
-    // Each tile's top-left corner in the block; the tiles that only round up to a whole vector read the first.
-    for (std::size_t tile = 0; tile < t.tiles; ++tile)
-        corners[tile] = tile < t.tiles_h * t.tiles_w
-                            ? index(4 * (tile / t.tiles_w) * t.block_w + 4 * (tile % t.tiles_w))
-                            : index(0);
+    constexpr std::size_t W = vec::size;
 #if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
     if constexpr (std::is_same_v<T, float> && W == 16)
         if (t.tiles_w == 4) {
-            winograd_transform_input_rows_of_four(g, t, image, column0, v);
+            // A vector holds four rows of four tiles: pick them out of the rows.
+            for (std::size_t p = 0; p < count; ++p) {
+                // The planes come from memory, in order: ask for the next one early.
+                if (p + 1 < count)
+                    for (std::size_t b = 0; b < h * w * sizeof(float); b += 64)
+                        _mm_prefetch(reinterpret_cast<const char*>(planes + (p + 1) * h * w) + b, _MM_HINT_T0);
+                const winograd_padded_rows source{planes + p * h * w, std::ptrdiff_t(h), std::ptrdiff_t(w),
+                                                  std::ptrdiff_t(top), std::ptrdiff_t(left)};
+                const __mmask16 left_mask = source.columns(0), right_mask = source.columns(4);
+                for (std::size_t tile = 0; tile < t.tiles; tile += 16) {
+                    // Tiles [tile, tile + 16) are tile rows tile / 4 on: padded rows `tile` on.
+                    auto load_row = [&](int i, vec (&d)[N]) {
+                        __m512 from0[4], from4[4];
+#pragma GCC unroll 4
+                        for (int r = 0; r < 4; ++r) from0[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 0, left_mask);
+                        constexpr int from_left = N < 4 ? N : 4;
+#pragma GCC unroll 4
+                        for (int j = 0; j < from_left; ++j) d[j] = winograd_pick_tiles(from0, j);
+                        if constexpr (N > 4) {
+#pragma GCC unroll 4
+                            for (int r = 0; r < 4; ++r)
+                                from4[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 4, right_mask);
+#pragma GCC unroll 2
+                            for (int j = 4; j < N; ++j) d[j] = winograd_pick_tiles(from4, j - 4);
+                        }
+                    };
+                    winograd_transform_tiles<N, vec>(load_row, rows, dest.at(out, p, tile), dest.xi_stride);
+                }
+            }
             return;
         }
 #endif
-    // The padding stays zero: every channel writes the same interior.
-    std::fill(block, block + t.block_h * t.block_w, T(0));
-    const std::size_t rows = std::min(g.in_h, t.block_h - g.pad_top), cols = std::min(g.in_w, t.block_w - g.pad_left);
-    for (std::size_t c = 0; c < channels; ++c) {
-        const T* src = image + c * g.in_h * g.in_w;
-        for (std::size_t y = 0; y < rows; ++y)
-            std::copy(src + y * g.in_w, src + y * g.in_w + cols, block + (y + g.pad_top) * t.block_w + g.pad_left);
+    // Otherwise gather from a zero-padded copy of the plane, with zero rows
+    // below it for the tiles that only round up to a whole vector.
+    using index = xsimd::as_integer_t<T>;
+    using index_vec = xsimd::batch<index, typename vec::arch_type>;
+    const std::size_t block_size = t.block_h * t.block_w;
+    thread_local scratch<T> block_buffer;
+    thread_local scratch<index> corner_buffer;
+    T* block = block_buffer.get(block_size + 6 * t.block_w);
+    index* corners = corner_buffer.get(t.tiles);
+    for (std::size_t tile = 0; tile < t.tiles; ++tile)
+        corners[tile] = tile < t.tiles_h * t.tiles_w
+                            ? index(4 * (tile / t.tiles_w) * t.block_w + 4 * (tile % t.tiles_w))
+                            : index(block_size);
+    // The padding stays zero: every plane writes the same interior.
+    std::fill(block, block + block_size + 6 * t.block_w, T(0));
+    const std::size_t rows_in = std::min(h, t.block_h - top), cols_in = std::min(w, t.block_w - left);
+    for (std::size_t p = 0; p < count; ++p) {
+        const T* src = planes + p * h * w;
+        for (std::size_t y = 0; y < rows_in; ++y)
+            std::copy(src + y * w, src + y * w + cols_in, block + (y + top) * t.block_w + left);
         for (std::size_t tile = 0; tile < t.tiles; tile += W) {
             const index_vec corner = index_vec::load_aligned(corners + tile);
-            // B^T d, column by column, then the same on the rows of the result.
-            vec e[6][6];
+            auto load_row = [&](int i, vec (&d)[N]) {
 #pragma GCC unroll 6
-            for (int j = 0; j < 6; ++j) {
-                vec d[6], r[6];
-#pragma GCC unroll 6
-                for (int i = 0; i < 6; ++i) d[i] = vec::gather(block + std::size_t(i) * t.block_w + std::size_t(j), corner);
-                winograd_input_rows(d, r);
-#pragma GCC unroll 6
-                for (int i = 0; i < 6; ++i) e[i][j] = r[i];
-            }
-            const std::size_t column = column0 + tile;
-            T* out = v + (column / NR) * channels * NR + c * NR + column % NR;
-#pragma GCC unroll 6
-            for (int i = 0; i < 6; ++i) {
-                vec r[6];
-                winograd_input_rows(e[i], r);
-#pragma GCC unroll 6
-                for (int j = 0; j < 6; ++j) r[j].store_unaligned(out + std::size_t(i * 6 + j) * xi_stride);
-            }
+                for (int j = 0; j < N; ++j) d[j] = vec::gather(block + std::size_t(i) * t.block_w + std::size_t(j), corner);
+            };
+            winograd_transform_tiles<N, vec>(load_row, rows, dest.at(out, p, tile), dest.xi_stride);
         }
     }
+}
+
+/// V_xi = B^T d B for every tile and channel of one image [c, in_h, in_w] (`g`), written as `dest` says.
+template <class T>
+void winograd_transform_input(const implicit_conv_geometry& g, const winograd_tiling& t, const T* image,
+                              const winograd_destination& dest, T* v)
+{
+    using vec = simd::batch<T>;
+    winograd_transform_planes<6>(t, g.channels, image, g.in_h, g.in_w, g.pad_top, g.pad_left, dest, v,
+                                 [](const vec (&x)[6], vec (&r)[6]) { winograd_input_rows(x, r); });
+}
+
+/// A dY A^T for every tile of the m output-gradient planes of one image [m, out_h, out_w], written as `dest` says.
+template <class T>
+void winograd_transform_output_grad(const implicit_conv_geometry& g, const winograd_tiling& t, std::size_t m,
+                                    const T* dy, const winograd_destination& dest, T* e)
+{
+    using vec = simd::batch<T>;
+    winograd_transform_planes<4>(t, m, dy, g.out_h(), g.out_w(), 0, 0, dest, e,
+                                 [](const vec (&x)[4], vec (&r)[6]) { winograd_grad_rows(x, r); });
 }
 
 #if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
@@ -399,6 +459,18 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
         }
 }
 
+/// z = G^T x for one column x of six vectors: the transpose of the weight
+/// transform, which takes the 36 positions back to a 3x3 kernel.
+template <class V>
+LEPTON_ALWAYS_INLINE void winograd_kernel_rows(const V (&x)[6], V (&z)[3])
+{
+    const V sixth(T_of<V>(1) / 6), twelfth(T_of<V>(1) / 12), twentyfourth(T_of<V>(1) / 24);
+    const V inner = x[1] + x[2], outer = x[3] + x[4];
+    z[0] = xsimd::fma(V(T_of<V>(1) / 4), x[0], xsimd::fma(twentyfourth, outer, -sixth * inner));
+    z[1] = xsimd::fma(sixth, x[2] - x[1], twelfth * (x[3] - x[4]));
+    z[2] = xsimd::fma(sixth, outer - inner, x[5]);
+}
+
 } // namespace detail
 
 /// out = the 3x3 convolutions of `count` consecutive images [channels, in_h, in_w]
@@ -411,7 +483,7 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
                    std::size_t count, const T* bias, T* out, bool relu = false)
 {
     constexpr std::size_t NR = std::size_t(gemm_blocking<T>::nr), KC = gemm_blocking<T>::kc;
-    const winograd_tiling t = winograd_tiling::of<T>(g);
+    const winograd_tiling t = winograd_tiling::of<T>(g, m);
     const std::size_t c = g.channels, in_size = c * g.in_h * g.in_w, out_size = m * g.out_h() * g.out_w();
     const std::size_t v_stride = t.v_stride<T>(c), m_stride = t.m_stride<T>(m), u_stride = packed_a_size<T>(m, c);
     const std::size_t columns = t.columns();
@@ -421,7 +493,8 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
     for (std::size_t first = 0; first < count; first += t.images) {
         const std::size_t group = std::min(t.images, count - first);
         for (std::size_t image = 0; image < group; ++image)
-            detail::winograd_transform_input(g, t, images + (first + image) * in_size, image * t.tiles, v);
+            detail::winograd_transform_input(g, t, images + (first + image) * in_size,
+                                             detail::winograd_destination{image * t.tiles, NR, v_stride, c}, v);
         for (std::size_t xi = 0; xi < winograd_positions; ++xi) {
             packed_a<T> u{packed_u + xi * u_stride, c};
             for (std::size_t p0 = 0; p0 < c; p0 += KC) {
@@ -432,6 +505,69 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
         }
         detail::winograd_transform_output(g, t, m, group, mxi, bias, relu, out + first * out_size);
     }
+}
+
+/// dw [m][c][3][3] += the weight gradient of the 3x3 convolution `g` (stride
+/// 1, undilated) of `count` consecutive images [c, in_h, in_w], given their
+/// output gradients dy [m, out_h, out_w] (and db [m] += dy summed, when not
+/// null). This is F(4x4, 3x3) run backwards: the forward pass is exact, so its
+/// gradient is the weight gradient,
+///     dW = G^T S G,  S_xi[o][c] = sum over tiles of (A dY A^T)_xi[o][tile] * (B^T d B)_xi[c][tile],
+/// 36 products whose depth is the tiles, against 9 per pixel directly.
+/// Single-threaded: callers spread images and add up.
+template <class T>
+void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const T* images, const T* dy,
+                          std::size_t count, T* dw, T* db)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size, slack = 64 / sizeof(T);
+    const winograd_tiling t = winograd_tiling::of<T>(g, m);
+    const std::size_t c = g.channels, in_size = c * g.in_h * g.in_w, out_size = m * g.out_h() * g.out_w();
+    const std::size_t columns = t.columns(), m_padded = (m + W - 1) / W * W;
+    const std::size_t v_stride = c * columns + slack, e_stride = m * columns + slack, s_stride = c * m_padded + slack;
+    thread_local scratch<T> v_buffer, e_buffer, s_buffer;
+    T* v = v_buffer.get(winograd_positions * v_stride);
+    T* e = e_buffer.get(winograd_positions * e_stride);
+    T* sums = s_buffer.get(winograd_positions * s_stride);
+    std::fill(sums, sums + winograd_positions * s_stride, T(0));
+    for (std::size_t first = 0; first < count; first += t.images) {
+        const std::size_t group = std::min(t.images, count - first);
+        for (std::size_t image = 0; image < group; ++image) {
+            detail::winograd_transform_input(g, t, images + (first + image) * in_size,
+                                             detail::winograd_destination{image * t.tiles, columns, v_stride, c}, v);
+            detail::winograd_transform_output_grad(g, t, m, dy + (first + image) * out_size,
+                                                   detail::winograd_destination{image * t.tiles, columns, e_stride, m}, e);
+        }
+        // S^T = V E^T: the operand packed across (transposed) is E, the larger,
+        // which the B packing does by in-register transposes.
+        const std::size_t depth = group * t.tiles;
+        for (std::size_t xi = 0; xi < winograd_positions; ++xi)
+            gemm<T>(transpose::no, transpose::yes, c, m, depth, T(1), v + xi * v_stride, columns, e + xi * e_stride,
+                    columns, T(1), sums + xi * s_stride, m_padded);
+        // Position (1, 1) of A dY A^T is the sum of the tile.
+        if (db)
+            for (std::size_t o = 0; o < m; ++o) db[o] += sum(depth, e + 7 * e_stride + o * columns);
+    }
+    // dW += G^T S G, over W outputs at a time.
+    alignas(64) T kernel[9][W];
+    for (std::size_t ci = 0; ci < c; ++ci)
+        for (std::size_t o0 = 0; o0 < m; o0 += W) {
+            vec z[6][3];  // S G, row by row
+            for (int a = 0; a < 6; ++a) {
+                vec x[6];
+                for (int b = 0; b < 6; ++b)
+                    x[b] = vec::load_aligned(sums + std::size_t(a * 6 + b) * s_stride + ci * m_padded + o0);
+                detail::winograd_kernel_rows(x, z[a]);
+            }
+            for (int q = 0; q < 3; ++q) {
+                vec x[6], r[3];
+                for (int a = 0; a < 6; ++a) x[a] = z[a][q];
+                detail::winograd_kernel_rows(x, r);
+                for (int p = 0; p < 3; ++p) r[p].store_aligned(kernel[p * 3 + q]);
+            }
+            for (std::size_t lane = 0; lane < std::min(W, m - o0); ++lane)
+                for (std::size_t k = 0; k < 9; ++k) dw[((o0 + lane) * c + ci) * 9 + k] += kernel[k][lane];
+        }
 }
 
 } // namespace lepton::kernels

@@ -152,6 +152,8 @@ public:
     static constexpr bool winograd = winograd_shape;
     /// The input gradient (a 3x3 convolution of dY) runs by Winograd's method.
     static constexpr bool winograd_input_grad = winograd_shape && implicit_input_grad;
+    /// The weight gradient runs by Winograd's method backwards.
+    static constexpr bool winograd_weight_grad = winograd_shape;
     /// Scratch for the transformed weights before packing.
     static constexpr std::size_t winograd_plain_size = kernels::winograd_plain_size<T>(Out, in_channels);
 
@@ -314,7 +316,11 @@ public:
             }
             T* col = implicit || pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
             T* dcol = implicit_input_grad || pointwise ? nullptr : thread_scratch<T, detail::col2im_tag>().get(group_k * out_pixels);
-            if constexpr (implicit)
+            if constexpr (winograd_weight_grad)
+                kernels::winograd_weight_grad(forward_geometry(), Out, x.data() + range.begin * in_channels * in_pixels,
+                                              dy.data() + range.begin * Out * out_pixels, range.end - range.begin, gw,
+                                              UseBias ? gb : nullptr);
+            else if constexpr (implicit)
                 for (std::size_t g = 0; g < G; ++g)
                     kernels::implicit_conv_weight_grad(
                         forward_geometry(), forward_offsets_.data(), group_out, range.end - range.begin,
