@@ -94,49 +94,17 @@ namespace detail {
 struct packed_a_tag {};
 struct packed_b_tag {};
 
-/// Packs rows [0, mc) x columns [0, kc) of op(A) into MR-tall panels,
-/// k-major inside a panel; rows past mc are zero.
-template <class T, int MR>
-inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std::size_t lda, T* LEPTON_RESTRICT dst)
-{
-    for (std::size_t i0 = 0; i0 < mc; i0 += MR) {
-        const std::size_t rows = std::min<std::size_t>(MR, mc - i0);
-        if (ta == transpose::no) {
-            if (rows == MR) {
-                for (std::size_t k = 0; k < kc; ++k)
-                    for (int r = 0; r < MR; ++r) dst[k * MR + r] = a[(i0 + r) * lda + k];
-            } else {
-                for (std::size_t k = 0; k < kc; ++k)
-                    for (int r = 0; r < MR; ++r)
-                        dst[k * MR + r] = static_cast<std::size_t>(r) < rows ? a[(i0 + r) * lda + k] : T(0);
-            }
-        } else if (rows == MR) {
-            // A constant-length copy compiles to a few moves; a variable one to a memmove call per k.
-            for (std::size_t k = 0; k < kc; ++k) {
-                const T* src = a + k * lda + i0;
-#pragma GCC unroll 16
-                for (int r = 0; r < MR; ++r) dst[k * MR + r] = src[r];
-            }
-        } else {
-            for (std::size_t k = 0; k < kc; ++k) {
-                const T* src = a + k * lda + i0;
-                for (std::size_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r];
-                for (std::size_t r = rows; r < MR; ++r) dst[k * MR + r] = T(0);
-            }
-        }
-        dst += kc * MR;
-    }
-}
-
 #if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
 /// The transpose of the 16 x 16 float block at `src` (rows `ld` apart), as 16
 /// rows in `out`: unpacks of 32- and 64-bit pairs, then two rounds of 128-bit
-/// lane shuffles. Column c of the block ends up in out[c].
+/// lane shuffles. Column c of the block ends up in out[c]. Rows from `Rows`
+/// on are taken as zero and not read.
+template <int Rows = 16>
 LEPTON_ALWAYS_INLINE void transpose_16x16(const float* src, std::size_t ld, __m512 out[16])
 {
     __m512 r[16], t[16];
 #pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + std::size_t(i) * ld);
+    for (int i = 0; i < 16; ++i) r[i] = i < Rows ? _mm512_loadu_ps(src + std::size_t(i) * ld) : _mm512_setzero_ps();
     // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved, element by element.
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
@@ -166,6 +134,54 @@ LEPTON_ALWAYS_INLINE void transpose_16x16(const float* src, std::size_t ld, __m5
     }
 }
 #endif
+
+/// Packs rows [0, mc) x columns [0, kc) of op(A) into MR-tall panels,
+/// k-major inside a panel; rows past mc are zero.
+template <class T, int MR>
+inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std::size_t lda, T* LEPTON_RESTRICT dst)
+{
+    for (std::size_t i0 = 0; i0 < mc; i0 += MR) {
+        const std::size_t rows = std::min<std::size_t>(MR, mc - i0);
+        if (ta == transpose::no) {
+            if (rows == MR) {
+                std::size_t k = 0;
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+                if constexpr (std::is_same_v<T, float> && MR <= 16) {
+                    // 16 columns of the MR rows at a time, by an in-register transpose.
+                    for (; k + 16 <= kc; k += 16) {
+                        __m512 columns[16];
+                        transpose_16x16<MR>(a + i0 * lda + k, lda, columns);
+#pragma GCC unroll 16
+                        for (int c = 0; c < 16; ++c)
+                            _mm512_mask_storeu_ps(dst + (k + std::size_t(c)) * MR, __mmask16((1u << MR) - 1), columns[c]);
+                    }
+                }
+#endif
+                for (; k < kc; ++k)
+                    for (int r = 0; r < MR; ++r) dst[k * MR + r] = a[(i0 + r) * lda + k];
+            } else {
+                for (std::size_t k = 0; k < kc; ++k)
+                    for (int r = 0; r < MR; ++r)
+                        dst[k * MR + r] = static_cast<std::size_t>(r) < rows ? a[(i0 + r) * lda + k] : T(0);
+            }
+        } else if (rows == MR) {
+            // A constant-length copy compiles to a few moves; a variable one to a memmove call per k.
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T* src = a + k * lda + i0;
+#pragma GCC unroll 16
+                for (int r = 0; r < MR; ++r) dst[k * MR + r] = src[r];
+            }
+        } else {
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T* src = a + k * lda + i0;
+                for (std::size_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r];
+                for (std::size_t r = rows; r < MR; ++r) dst[k * MR + r] = T(0);
+            }
+        }
+        dst += kc * MR;
+    }
+}
+
 
 /// Packs rows [0, kc) x columns [0, nc) of op(B) into NR-wide panels,
 /// k-major inside a panel; columns past nc are zero.
