@@ -74,17 +74,17 @@ public:
         const T* g = grads_.data();
         T* m = m_.data();
         T* v = v_.data();
-        for (const parameter_range r : ranges_.get()) {
-            std::size_t i = r.begin;
-            for (; i + W <= r.end; i += W) {
+        detail::update_in_parallel(ranges_.get(), [&](std::size_t begin, std::size_t end) {
+            std::size_t i = begin;
+            for (; i + W <= end; i += W) {
                 vec mv = vec::load_unaligned(m + i), vv = vec::load_unaligned(v + i);
                 const vec pv = update(vec::load_unaligned(p + i), vec::load_unaligned(g + i), mv, vv);
                 pv.store_unaligned(p + i);
                 mv.store_unaligned(m + i);
                 vv.store_unaligned(v + i);
             }
-            for (; i < r.end; ++i) p[i] = update(p[i], g[i], m[i], v[i]);
-        }
+            for (; i < end; ++i) p[i] = update(p[i], g[i], m[i], v[i]);
+        });
     }
 
     double learning_rate() const noexcept { return options_.lr; }

@@ -58,7 +58,8 @@ public:
     void step()
     {
         if (options_.momentum != 0 && momentum_.size() != params_.size()) momentum_.assign(params_.size(), T(0));
-        for (const parameter_range r : ranges_.get()) update(r.begin, r.end - r.begin);
+        detail::update_in_parallel(ranges_.get(),
+                                   [&](std::size_t begin, std::size_t end) { update(begin, end - begin); });
         ++steps_;
     }
 
