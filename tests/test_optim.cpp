@@ -144,3 +144,48 @@ TEST_CASE("freezing by parameter name, and unknown names")
     CHECK_THROWS_AS(net.freeze(std::size_t{7}), lepton::value_error);
     CHECK_THROWS_AS((void)net.is_frozen("0.kernel"), lepton::value_error);
 }
+
+namespace {
+
+/// Two steps of Opt on 300,000 elements in three trainable ranges around a
+/// frozen one (enough for two threads, with pieces that straddle range
+/// boundaries), on `threads` threads; returns the parameters.
+template <class Opt, class Options>
+std::vector<float> two_large_steps(Options options, const std::vector<lepton::parameter_range>& trainable, int threads)
+{
+    const std::size_t n = 300'000;
+    const int before = lepton::num_threads();
+    lepton::set_num_threads(threads);
+    lepton::storage<float> p(n, 1.0f), g(n, 0.0f);
+    for (std::size_t i = 0; i < n; ++i) g[i] = float(std::sin(0.001 * double(i)));
+    Opt opt(std::span<float>(p), std::span<const float>(g), options, &trainable);
+    opt.step();
+    opt.step();
+    lepton::set_num_threads(before);
+    return std::vector<float>(p.begin(), p.end());
+}
+
+/// Whether two threads give one thread's result, and every trainable element with a gradient moved while the frozen ones did not.
+template <class Opt, class Options>
+void check_threaded_update(Options options)
+{
+    const std::vector<lepton::parameter_range> trainable{{0, 70'001}, {90'000, 90'017}, {100'003, 300'000}};
+    const auto one = two_large_steps<Opt>(options, trainable, 1), two = two_large_steps<Opt>(options, trainable, 2);
+    std::size_t changed = 0, differ = 0, trainable_nonzero = 0;
+    for (std::size_t i = 0; i < one.size(); ++i) {
+        changed += one[i] != 1.0f;
+        differ += one[i] != two[i];
+    }
+    for (const auto r : trainable)
+        for (std::size_t i = r.begin; i < r.end; ++i) trainable_nonzero += float(std::sin(0.001 * double(i))) != 0.0f;
+    CHECK(changed == trainable_nonzero);
+    CHECK(differ == 0);
+}
+
+} // namespace
+
+TEST_CASE("large updates split between threads touch each trainable element once, as one thread does")
+{
+    check_threaded_update<lepton::Adam<float>>(lepton::AdamOptions{.lr = 0.01});
+    check_threaded_update<lepton::SGD<float>>(lepton::SGDOptions{.lr = 0.1, .momentum = 0.9});
+}
