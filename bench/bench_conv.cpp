@@ -158,9 +158,10 @@ void BM_TorchCnnTrainingStep(benchmark::State& state)
 } // namespace
 
 BENCHMARK(conv_forward<Conv1>)->Name("LeptonConv1Forward")->ArgsProduct({{64, 1}, {1}})->ArgNames({"batch", "threads"});
+// The first layer of a network needs no input gradient; as a layer of its own it may.
 BENCHMARK(conv_forward_backward<Conv1>)
     ->Name("LeptonConv1ForwardBackward")
-    ->Args({64, 1, 0})
+    ->ArgsProduct({{64}, {1}, {0, 1}})
     ->ArgNames({"batch", "threads", "input_grad"});
 BENCHMARK(conv_forward<Conv2>)->Name("LeptonConv2Forward")->Args({64, 1})->ArgNames({"batch", "threads"});
 BENCHMARK(conv_forward_backward<Conv2>)
@@ -170,7 +171,7 @@ BENCHMARK(conv_forward_backward<Conv2>)
 BENCHMARK(BM_LeptonCnnTrainingStep)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 #ifdef LEPTON_BENCH_TORCH
 BENCHMARK(BM_TorchConv1Forward)->ArgsProduct({{64, 1}, {1}})->ArgNames({"batch", "threads"});
-BENCHMARK(BM_TorchConv1ForwardBackward)->Args({64, 1, 0})->ArgNames({"batch", "threads", "input_grad"});
+BENCHMARK(BM_TorchConv1ForwardBackward)->ArgsProduct({{64}, {1}, {0, 1}})->ArgNames({"batch", "threads", "input_grad"});
 BENCHMARK(BM_TorchConv2Forward)->Args({64, 1})->ArgNames({"batch", "threads"});
 BENCHMARK(BM_TorchConv2ForwardBackward)->Args({64, 1, 1})->ArgNames({"batch", "threads", "input_grad"});
 BENCHMARK(BM_TorchCnnTrainingStep)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../tensor/scratch.hpp"
@@ -82,6 +83,54 @@ struct implicit_columns {
     }
 };
 
+/// Up to this many output channels, `implicit_conv` multiplies directly: the
+/// GEMM would pack every column of the implicit matrix for only a row or two of
+/// weights, and the packing would cost more than the products (conv1's input
+/// gradient, one channel from 32: 2.3 ms through the GEMM).
+inline constexpr std::size_t few_outputs = 4;
+/// Vectors of output computed together by the direct path.
+inline constexpr std::size_t few_outputs_block = 4;
+
+namespace detail {
+
+/// wide_out [M][`stride`] = w * implicit_columns(padded), with w in
+/// `pack_a_full` layout (one panel: w[o][k] at k * MR + o), for the wide pixels
+/// rounded up to `few_outputs_block` vectors: reads run past the padded image
+/// by less than that, writes up to `stride`. Every loaded input vector serves all M outputs.
+template <class T, std::size_t M>
+void implicit_conv_few_outputs(const implicit_conv_geometry& g, const std::size_t* offsets, const T* packed_w,
+                               const T* padded, T* wide_out, std::size_t stride)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size, U = few_outputs_block, MR = std::size_t(gemm_blocking<T>::mr);
+    const std::size_t wide = g.wide_pixels(), depth = g.depth();
+    for (std::size_t p = 0; p < wide; p += U * W) {
+        vec acc[M][U];
+#pragma GCC unroll 4
+        for (std::size_t o = 0; o < M; ++o)
+#pragma GCC unroll 4
+            for (std::size_t u = 0; u < U; ++u) acc[o][u] = vec(T(0));
+        for (std::size_t k = 0; k < depth; ++k) {
+            const T* src = padded + offsets[k] + p;
+            vec in[U];
+#pragma GCC unroll 4
+            for (std::size_t u = 0; u < U; ++u) in[u] = vec::load_unaligned(src + u * W);
+#pragma GCC unroll 4
+            for (std::size_t o = 0; o < M; ++o) {
+                const vec w(packed_w[k * MR + o]);
+#pragma GCC unroll 4
+                for (std::size_t u = 0; u < U; ++u) acc[o][u] = xsimd::fma(w, in[u], acc[o][u]);
+            }
+        }
+#pragma GCC unroll 4
+        for (std::size_t o = 0; o < M; ++o)
+#pragma GCC unroll 4
+            for (std::size_t u = 0; u < U; ++u) acc[o][u].store_unaligned(wide_out + o * stride + p + u * W);
+    }
+}
+
+} // namespace detail
+
 /// out [m, out_h, out_w] = W * implicit_columns(image) (+ bias per output channel;
 /// then max(0, .) with `relu`),
 /// with W packed by `pack_a_full` ([m, depth]). Single-threaded: callers spread images.
@@ -89,17 +138,34 @@ template <class T>
 void implicit_conv(const implicit_conv_geometry& g, const std::size_t* offsets, std::size_t m, const T* packed_w,
                    const T* image, const T* bias, T* out, bool relu = false)
 {
+    constexpr std::size_t W = simd::width<T>;
     const std::size_t wide = g.wide_pixels(), wp = g.padded_w(), oh = g.out_h(), ow = g.out_w();
     thread_local scratch<T> padded_buffer, wide_buffer;
-    T* padded = padded_buffer.get(g.padded_size());
-    T* wide_out = wide_buffer.get(m * wide);
+    constexpr std::size_t block = few_outputs_block * W;
+    const bool few = m <= few_outputs;
+    // The direct path runs to whole blocks of outputs: its reads, past the padded image, by less than a block.
+    T* padded = padded_buffer.get(g.padded_size() + block);
+    const std::size_t stride = few ? (wide + block - 1) / block * block : wide;
+    T* wide_out = wide_buffer.get(m * stride);
     pad_image(g, image, padded);
-    gemm_packed(m, wide, g.depth(), T(1), packed_a<T>{packed_w, g.depth()}, implicit_columns<T>{padded, offsets},
-                T(0), wide_out, wide, 1);
+    if (few) {
+        auto direct = [&]<std::size_t M>(std::integral_constant<std::size_t, M>) {
+            detail::implicit_conv_few_outputs<T, M>(g, offsets, packed_w, padded, wide_out, stride);
+        };
+        static_assert(few_outputs == 4);
+        switch (m) {
+        case 1: direct(std::integral_constant<std::size_t, 1>{}); break;
+        case 2: direct(std::integral_constant<std::size_t, 2>{}); break;
+        case 3: direct(std::integral_constant<std::size_t, 3>{}); break;
+        default: direct(std::integral_constant<std::size_t, 4>{}); break;
+        }
+    } else
+        gemm_packed(m, wide, g.depth(), T(1), packed_a<T>{packed_w, g.depth()}, implicit_columns<T>{padded, offsets},
+                    T(0), wide_out, wide, 1);
     for (std::size_t o = 0; o < m; ++o) {
         const T b = bias ? bias[o] : T(0);
         for (std::size_t y = 0; y < oh; ++y) {
-            const T* src = wide_out + o * wide + y * wp;
+            const T* src = wide_out + o * stride + y * wp;
             T* dst = out + (o * oh + y) * ow;
             if (relu)
                 for (std::size_t x = 0; x < ow; ++x) dst[x] = std::max(src[x] + b, T(0));
