@@ -257,6 +257,34 @@ TEST_CASE("MaxPool2D forward picks the first maximum, as PyTorch")
     CHECK(dx(0, 0, 0, 3) == 0);
 }
 
+TEST_CASE("MaxPool2D 2x2 in float (16 windows at a time) picks and routes exactly as the double path")
+{
+    // Inputs on a coarse grid make ties common; rows of 37 (18 windows: a
+    // whole vector and a partial one, and a column outside every window), odd
+    // heights, and a ReLU before the pooling (whose gradient the pooling applies).
+    auto compare = [](auto f, auto d) {
+        using D = decltype(d);
+        auto xd = random_input<D>(3, 41);
+        for (auto& v : xd) v = std::round(v * 4) / 4;
+        tensor<float, 4> xf(xd.shape());
+        std::copy(xd.begin(), xd.end(), xf.begin());
+        const auto& yf = f.forward(xf);
+        const auto& yd = d.forward(xd);
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < yd.size(); ++i) differ += double(yf.data()[i]) != yd.data()[i];
+        auto dyf = yf;
+        auto dyd = yd;
+        for (std::size_t i = 0; i < dyd.size(); ++i) dyf.data()[i] = float(dyd.data()[i] = double(i % 13) - 6);
+        const auto& dxf = f.backward(dyf, true);
+        const auto& dxd = d.backward(dyd, true);
+        for (std::size_t i = 0; i < dxd.size(); ++i) differ += double(dxf.data()[i]) != dxd.data()[i];
+        CHECK(differ == 0);
+    };
+    compare(Network<float, cpu, Input<2, 7, 37>, MaxPool2D<2>>(1), Network<double, cpu, Input<2, 7, 37>, MaxPool2D<2>>(1));
+    compare(Network<float, cpu, Input<2, 9, 14>, ReLU, MaxPool2D<2>>(1),
+            Network<double, cpu, Input<2, 9, 14>, ReLU, MaxPool2D<2>>(1));
+}
+
 TEST_CASE("AvgPool2D with padding counts the padded zeros, as PyTorch")
 {
     Network<double, cpu, Input<1, 2, 2>, AvgPool2D<2, 1, 1>> net;

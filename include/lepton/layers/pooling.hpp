@@ -6,12 +6,12 @@
 /// GlobalAveragePooling2D; PyTorch's AdaptiveAvgPool2d(1) followed by Flatten).
 
 #include <algorithm>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 
 #include "../kernels/elementwise.hpp"
+#include "../kernels/maxpool2x2.hpp"
 #include "../kernels/parallel.hpp"
 #include "geometry.hpp"
 #include "layer.hpp"
@@ -105,29 +105,9 @@ public:
             T* out = y.data() + p * out_plane;
             std::int32_t* arg = argmax_.data() + p * out_plane;
             if constexpr (tiling_2x2) {
-                // The common 2x2/2 case, unrolled and without branches (on real data
-                // the winner is random, and mispredicted branches cost more than
-                // the comparisons). Ties keep the first maximum, as PyTorch does.
-                for (std::size_t oy = 0; oy < out_h; ++oy) {
-                    const T* r0 = in + 2 * oy * in_w;
-                    const T* r1 = r0 + in_w;
-                    const auto top = std::int32_t(2 * oy * in_w);
-                    const auto bottom = std::int32_t(top + in_w);
-                    T* o = out + oy * out_w;
-                    std::int32_t* a = arg + oy * out_w;
-                    for (std::size_t ox = 0; ox < out_w; ++ox) {
-                        const auto c0 = std::int32_t(2 * ox);
-                        const T t0 = r0[c0], t1 = r0[c0 + 1], b0 = r1[c0], b1 = r1[c0 + 1];
-                        // std::max keeps its first argument on ties; the index is
-                        // arithmetic so the compiler cannot turn it back into branches.
-                        const T tmax = std::max(t0, t1), bmax = std::max(b0, b1);
-                        const std::int32_t targ = top + c0 + std::int32_t(t1 > t0);
-                        const std::int32_t barg = bottom + c0 + std::int32_t(b1 > b0);
-                        const auto lower = std::int32_t(bmax > tmax);
-                        o[ox] = std::max(tmax, bmax);
-                        a[ox] = targ + lower * (barg - targ);
-                    }
-                }
+                for (std::size_t oy = 0; oy < out_h; ++oy)
+                    kernels::maxpool2x2_forward_row(in + 2 * oy * in_w, in_w, out_w, std::int32_t(2 * oy * in_w),
+                                                    out + oy * out_w, arg + oy * out_w);
             } else {
                 for (std::size_t oy = 0; oy < out_h; ++oy) {
                     std::size_t y0, y1;
@@ -166,24 +146,15 @@ public:
                 for (std::size_t oy = 0; oy < out_h; ++oy) {
                     T* r0 = d + 2 * oy * in_w;
                     T* r1 = r0 + in_w;
-                    const auto top = std::int32_t(2 * oy * in_w);
-                    for (std::size_t ox = 0; ox < out_w; ++ox) {
-                        const std::size_t o = oy * out_w + ox;
-                        const T v = relu_gradient_ ? value_if(best[o] > T(0), g[o]) : g[o];
-                        const std::int32_t at = arg[oy * out_w + ox] - top - std::int32_t(2 * ox);
-                        const std::int32_t w = std::int32_t(in_w);
-                        r0[2 * ox] = value_if(at == 0, v);
-                        r0[2 * ox + 1] = value_if(at == 1, v);
-                        r1[2 * ox] = value_if(at == w, v);
-                        r1[2 * ox + 1] = value_if(at == w + 1, v);
-                    }
+                    kernels::maxpool2x2_backward_row(g + oy * out_w, best + oy * out_w, arg + oy * out_w, in_w, out_w,
+                                                     std::int32_t(2 * oy * in_w), relu_gradient_, r0);
                     if constexpr (in_w % 2 != 0) r0[in_w - 1] = r1[in_w - 1] = T(0);
                 }
                 if constexpr (in_h % 2 != 0) std::fill(d + (in_h - 1) * in_w, d + in_plane, T(0));
             } else {
                 std::fill(d, d + in_plane, T(0));
                 for (std::size_t o = 0; o < out_plane; ++o)
-                    d[arg[o]] += relu_gradient_ ? value_if(best[o] > T(0), g[o]) : g[o];
+                    d[arg[o]] += relu_gradient_ ? kernels::detail::value_if(best[o] > T(0), g[o]) : g[o];
             }
         });
         return dx;
@@ -196,13 +167,6 @@ public:
 
 private:
     bool relu_gradient_ = false;
-    /// `c ? v : 0` computed with a bit mask: as a conditional, the compiler emits
-    /// a branch, which mispredicts on every other window.
-    static T value_if(bool c, T v)
-    {
-        using bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-        return std::bit_cast<T>(std::bit_cast<bits>(v) & (bits(0) - bits(c)));
-    }
     /// The common 2x2 window with stride 2 and no padding, which has fast paths.
     static constexpr bool tiling_2x2 =
         K.h == 2 && K.w == 2 && base::sh == 2 && base::sw == 2 && base::pt == 0 && base::pl == 0;
