@@ -182,15 +182,21 @@ struct weight_grad_blocking {
     static constexpr int mo = simd::vector_registers == 32 ? 4 : 2;
     /// Rows of the implicit matrix (input channel, kernel row, kernel column) per tile.
     static constexpr int nk = simd::vector_registers == 32 ? 6 : 5;
+    /// Depth up to which one tile spans all rows of the implicit matrix and
+    /// sums the bias gradient too (a first layer on grey images: 1 x 3 x 3),
+    /// with 2 output channels per tile: 20 accumulators. With 6 rows per tile,
+    /// depth 9 would take two tiles, the second a third idle, and dY another pass.
+    static constexpr int shallow_depth = simd::vector_registers == 32 ? 9 : 0;
 };
 
 namespace detail {
 
-/// One vector step of a weight-gradient tile: acc[i][j] += dy_i[p..] * x_j[p..],
-/// dY's vector read masked to `lanes` when that is less than a whole vector.
-template <class T, int MO, int NK>
-LEPTON_ALWAYS_INLINE void weight_grad_step(simd::batch<T> (&acc)[MO][NK], const T* const* d, const T* const* xs,
-                                           std::size_t p, std::size_t lanes)
+/// One vector step of a weight-gradient tile: acc[i][j] += dy_i[p..] * x_j[p..]
+/// (and acc[i][NK] += dy_i[p..] with `Bias`), dY's vector read masked to
+/// `lanes` when that is less than a whole vector.
+template <class T, int MO, int NK, bool Bias>
+LEPTON_ALWAYS_INLINE void weight_grad_step(simd::batch<T> (&acc)[MO][NK + Bias], const T* const* d,
+                                           const T* const* xs, std::size_t p, std::size_t lanes)
 {
     using vec = simd::batch<T>;
     vec dv[MO];
@@ -203,6 +209,9 @@ LEPTON_ALWAYS_INLINE void weight_grad_step(simd::batch<T> (&acc)[MO][NK], const 
 #pragma GCC unroll 32
         for (int i = 0; i < MO; ++i) acc[i][j] = xsimd::fma(dv[i], xv, acc[i][j]);
     }
+    if constexpr (Bias)
+#pragma GCC unroll 32
+        for (int i = 0; i < MO; ++i) acc[i][NK] = acc[i][NK] + dv[i];
 }
 
 /// A tile of weight-gradient sums: out[i][j] = sum over images s and output pixels (y, x) of
@@ -212,8 +221,9 @@ LEPTON_ALWAYS_INLINE void weight_grad_step(simd::batch<T> (&acc)[MO][NK], const 
 /// contiguous there, so nothing is transposed or packed); each lane keeps a
 /// partial sum and the lanes are added once at the end. A row's last, partial
 /// vector reads dY masked, which zeroes whatever the input holds past the row.
-/// dY spread to the padded width is one row per image (out_h = 1).
-template <class T, int MO, int NK>
+/// dY spread to the padded width is one row per image (out_h = 1). With
+/// `Bias`, out[i][NK] is the sum of dY's row i (out is MO x (NK + Bias)).
+template <class T, int MO, int NK, bool Bias>
 LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t out_h, std::size_t out_w, const T* dy,
                                            std::size_t dy_image, const std::size_t* rows, const T* x_in,
                                            std::size_t x_image, std::size_t x_row, const std::size_t* offsets, T* out)
@@ -221,11 +231,12 @@ LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t out_h, std
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size;
     const std::size_t plane = out_h * out_w, full = out_w / W * W, tail = out_w - full;
-    vec acc[MO][NK];
+    constexpr int columns = NK + Bias;
+    vec acc[MO][columns];
 #pragma GCC unroll 32
     for (int i = 0; i < MO; ++i)
 #pragma GCC unroll 32
-        for (int j = 0; j < NK; ++j) acc[i][j] = vec(T(0));
+        for (int j = 0; j < columns; ++j) acc[i][j] = vec(T(0));
     for (std::size_t s = 0; s < images; ++s) {
         const T* d[MO];
         const T* xs[NK];
@@ -234,8 +245,8 @@ LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t out_h, std
 #pragma GCC unroll 32
         for (int j = 0; j < NK; ++j) xs[j] = x_in + s * x_image + offsets[j];
         for (std::size_t y = 0; y < out_h; ++y) {
-            for (std::size_t p = 0; p < full; p += W) weight_grad_step<T, MO, NK>(acc, d, xs, p, W);
-            if (tail) weight_grad_step<T, MO, NK>(acc, d, xs, full, tail);
+            for (std::size_t p = 0; p < full; p += W) weight_grad_step<T, MO, NK, Bias>(acc, d, xs, p, W);
+            if (tail) weight_grad_step<T, MO, NK, Bias>(acc, d, xs, full, tail);
 #pragma GCC unroll 32
             for (int i = 0; i < MO; ++i) d[i] += out_w;
 #pragma GCC unroll 32
@@ -245,7 +256,7 @@ LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t out_h, std
 #pragma GCC unroll 32
     for (int i = 0; i < MO; ++i)
 #pragma GCC unroll 32
-        for (int j = 0; j < NK; ++j) out[i * NK + j] = simd::reduce_add(acc[i][j]);
+        for (int j = 0; j < columns; ++j) out[i * columns + j] = simd::reduce_add(acc[i][j]);
 }
 
 } // namespace detail
@@ -260,7 +271,6 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
                                std::size_t images, const T* images_in, std::size_t image_stride, const T* dy,
                                std::size_t dy_stride, T* dw, T* db = nullptr)
 {
-    constexpr int MO = weight_grad_blocking::mo, NK = weight_grad_blocking::nk;
     constexpr std::size_t W = simd::width<T>;
     const std::size_t wp = g.padded_w(), oh = g.out_h(), ow = g.out_w(), depth = g.depth();
     // Output rows at least a vector wide are read in place, row by row. Narrower
@@ -277,8 +287,30 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
     thread_local scratch<T> padded_buffer, wide_buffer;
     T* xpad = padded_buffer.get(group * padded);
     T* wide_dy = in_place ? nullptr : wide_buffer.get(group * m * pixels);
-    T tile[MO * NK];
-    std::size_t rows[MO], cols[NK];
+    const bool shallow = depth <= std::size_t(weight_grad_blocking::shallow_depth);
+    // dW (and with `Bias` db) for the group of images from s0 on: MO x NK tiles;
+    // edge tiles repeat their last row or column and keep only the real ones.
+    auto tiles = [&]<int MO, int NK, bool Bias>(std::size_t s0, std::size_t count) {
+        T tile[MO * (NK + Bias)];
+        std::size_t rows[MO], cols[NK];
+        for (std::size_t o0 = 0; o0 < m; o0 += MO) {
+            for (int i = 0; i < MO; ++i) rows[i] = std::min(o0 + std::size_t(i), m - 1);
+            for (std::size_t k0 = 0; k0 < depth; k0 += NK) {
+                for (int j = 0; j < NK; ++j) cols[j] = offsets[std::min(k0 + std::size_t(j), depth - 1)];
+                if (in_place)
+                    detail::weight_grad_tile<T, MO, NK, Bias>(count, oh, ow, dy + s0 * dy_stride, dy_stride, rows,
+                                                              xpad, padded, wp, cols, tile);
+                else
+                    detail::weight_grad_tile<T, MO, NK, Bias>(count, 1, pixels, wide_dy, m * pixels, rows, xpad,
+                                                              padded, 0, cols, tile);
+                for (std::size_t i = 0; i < std::min<std::size_t>(MO, m - o0); ++i) {
+                    for (std::size_t j = 0; j < std::min<std::size_t>(NK, depth - k0); ++j)
+                        dw[(o0 + i) * depth + k0 + j] += tile[i * (NK + Bias) + j];
+                    if (Bias && db) db[o0 + i] += tile[i * (NK + Bias) + NK];
+                }
+            }
+        }
+    };
     for (std::size_t s0 = 0; s0 < images; s0 += group) {
         const std::size_t count = std::min(group, images - s0);
         for (std::size_t s = 0; s < count; ++s) {
@@ -291,25 +323,15 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
                     for (std::size_t y = 0; y < oh; ++y)
                         std::memcpy(wide + o * pixels + y * wp, dys + (o * oh + y) * ow, ow * sizeof(T));
             }
-            if (db)
+            if (db && !shallow)
                 for (std::size_t o = 0; o < m; ++o) db[o] += sum(oh * ow, dys + o * oh * ow);
         }
-        // Edge tiles repeat their last row or column and keep only the real ones.
-        for (std::size_t o0 = 0; o0 < m; o0 += MO) {
-            for (int i = 0; i < MO; ++i) rows[i] = std::min(o0 + std::size_t(i), m - 1);
-            for (std::size_t k0 = 0; k0 < depth; k0 += NK) {
-                for (int j = 0; j < NK; ++j) cols[j] = offsets[std::min(k0 + std::size_t(j), depth - 1)];
-                if (in_place)
-                    detail::weight_grad_tile<T, MO, NK>(count, oh, ow, dy + s0 * dy_stride, dy_stride, rows, xpad,
-                                                        padded, wp, cols, tile);
-                else
-                    detail::weight_grad_tile<T, MO, NK>(count, 1, pixels, wide_dy, m * pixels, rows, xpad, padded, 0,
-                                                        cols, tile);
-                for (std::size_t i = 0; i < std::min<std::size_t>(MO, m - o0); ++i)
-                    for (std::size_t j = 0; j < std::min<std::size_t>(NK, depth - k0); ++j)
-                        dw[(o0 + i) * depth + k0 + j] += tile[i * NK + j];
+        if constexpr (weight_grad_blocking::shallow_depth > 0)
+            if (shallow) {
+                tiles.template operator()<2, weight_grad_blocking::shallow_depth, true>(s0, count);
+                continue;
             }
-        }
+        tiles.template operator()<weight_grad_blocking::mo, weight_grad_blocking::nk, false>(s0, count);
     }
 }
 

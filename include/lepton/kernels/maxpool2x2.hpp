@@ -52,6 +52,11 @@ void maxpool2x2_forward_row(const T* r0, std::size_t in_w, std::size_t out_w, st
     if constexpr (std::is_same_v<T, float>) {
         const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
         const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        // The rows come from memory (a convolution's output, larger than L2), in order: ask early.
+        _mm_prefetch(reinterpret_cast<const char*>(r0 + 8 * in_w), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(r0 + 8 * in_w + 16), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(r1 + 8 * in_w), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(r1 + 8 * in_w + 16), _MM_HINT_T0);
         for (; ox < out_w; ox += 16) {
             const std::size_t n = std::min<std::size_t>(16, out_w - ox);
             const __mmask16 low = detail::first_lanes(2 * n), high = detail::first_lanes(2 * n > 16 ? 2 * n - 16 : 0);
@@ -115,6 +120,12 @@ void maxpool2x2_backward_row(const T* g, const T* best, const std::int32_t* arg,
         const __m512i low_half = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
         const __m512i high_half = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
         const __m512i doubled = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        // Ask early for the lines the rows four windows down read and write.
+        for (const void* line : {static_cast<const void*>(g + 4 * out_w), static_cast<const void*>(arg + 4 * out_w),
+                                 static_cast<const void*>(best + 4 * out_w), static_cast<const void*>(d0 + 8 * in_w),
+                                 static_cast<const void*>(d0 + 8 * in_w + 16), static_cast<const void*>(d1 + 8 * in_w),
+                                 static_cast<const void*>(d1 + 8 * in_w + 16)})
+            _mm_prefetch(static_cast<const char*>(line), _MM_HINT_T0);
         for (; ox < out_w; ox += 16) {
             const std::size_t n = std::min<std::size_t>(16, out_w - ox);
             const __mmask16 lanes = detail::first_lanes(n);
