@@ -52,6 +52,44 @@ double max_error_against_direct_convolution(Layer& layer, const tensor<double, 4
     return worst;
 }
 
+/// How far float network f strays from double network d (same seed, same
+/// weights) on `batch` random images: the largest difference over the outputs
+/// and input gradients, or over the parameter gradients relative to the
+/// largest of them, whichever is worse.
+template <class F, class D>
+double float_error(F f, D d, std::size_t batch = 2)
+{
+    const auto xd = random_input<D>(batch, 5);
+    tensor<float, 4> xf(xd.shape());
+    std::copy(xd.begin(), xd.end(), xf.begin());
+    const auto& yf = f.forward(xf);
+    const auto& yd = d.forward(xd);
+    double worst = 0;
+    for (std::size_t i = 0; i < yd.size(); ++i)
+        worst = std::max(worst, std::abs(double(yf.data()[i]) - yd.data()[i]));
+    // The gradients take the same routes backwards: dY varies from pixel to pixel.
+    auto dyf = yf;
+    auto dyd = yd;
+    for (std::size_t i = 0; i < dyd.size(); ++i) {
+        dyd.data()[i] = std::sin(0.37 * double(i));
+        dyf.data()[i] = float(dyd.data()[i]);
+    }
+    const auto& dxf = f.backward(dyf, true);
+    const auto& dxd = d.backward(dyd, true);
+    for (std::size_t i = 0; i < dxd.size(); ++i)
+        worst = std::max(worst, std::abs(double(dxf.data()[i]) - dxd.data()[i]));
+    // Parameter gradients sum over the batch and the pixels, where the
+    // transforms' large terms cancel: compared relative to the largest.
+    const auto gf = f.gradients();
+    const auto gd = d.gradients();
+    double largest = 0, worst_gradient = 0;
+    for (std::size_t i = 0; i < gd.size(); ++i) {
+        largest = std::max(largest, std::abs(gd[i]));
+        worst_gradient = std::max(worst_gradient, std::abs(double(gf[i]) - gd[i]));
+    }
+    return std::max(worst, worst_gradient / largest);
+}
+
 } // namespace
 
 // Output shapes, as PyTorch computes them.
@@ -98,6 +136,9 @@ TEST_CASE("Conv2D with a shallow kernel runs directly: forward against a direct 
     CHECK(run(Same(1), 1) < 1e-12);
     CHECK(run(Valid(1), 0) < 1e-12);
     CHECK_GRADIENTS((gradients_of<Same>()));
+    // Float: the vector code of the direct forward pass and of the one-tile weight and bias gradient.
+    CHECK(float_error(Network<float, cpu, Input<1, 28, 28>, Conv2D<32, 3, 1, Padding::same>>(1),
+                      Network<double, cpu, Input<1, 28, 28>, Conv2D<32, 3, 1, Padding::same>>(1), 3) < 1e-5);
 }
 
 TEST_CASE("Conv2D by Winograd F(4x4, 3x3): forward against a direct convolution, and gradients")
@@ -107,7 +148,8 @@ TEST_CASE("Conv2D by Winograd F(4x4, 3x3): forward against a direct convolution,
     using Valid = Network<double, cpu, Input<17, 6, 5>, Conv2D<16, 3>>;
     using Wide = Network<double, cpu, Input<16, 8, 11>, Conv2D<18, 3, 1, 2>>;
     using Lopsided = Network<double, cpu, Input<16, 5, 6>, Conv2D<16, 3, 1, {0, 2}>>;
-    static_assert(Same::layer_type<0>::winograd && Same::layer_type<0>::winograd_input_grad);
+    static_assert(Same::layer_type<0>::winograd && Same::layer_type<0>::winograd_input_grad &&
+                  Same::layer_type<0>::winograd_weight_grad);
     static_assert(Valid::layer_type<0>::winograd && Valid::layer_type<0>::winograd_input_grad);
     static_assert(Wide::layer_type<0>::winograd && Lopsided::layer_type<0>::winograd);
     static_assert(!Network<double, cpu, Input<8, 7, 7>, Conv2D<16, 3, 1, 1>>::layer_type<0>::winograd);
@@ -126,37 +168,6 @@ TEST_CASE("Conv2D by Winograd F(4x4, 3x3): forward against a direct convolution,
     // from a direct sum, but not by much. Rows of 13, 14 and 16 (four tiles),
     // and of 37 (ten); padding odd, even and lopsided; tile rows that do not
     // fill a vector; 7 images (groups of images and a partial last group).
-    auto float_error = [](auto f, auto d, std::size_t batch = 2) {
-        const auto xd = random_input<decltype(d)>(batch, 5);
-        tensor<float, 4> xf(xd.shape());
-        std::copy(xd.begin(), xd.end(), xf.begin());
-        const auto& yf = f.forward(xf);
-        const auto& yd = d.forward(xd);
-        double worst = 0;
-        for (std::size_t i = 0; i < yd.size(); ++i)
-            worst = std::max(worst, std::abs(double(yf.data()[i]) - yd.data()[i]));
-        // The gradients take the same routes backwards: dY varies from pixel to pixel.
-        auto dyf = yf;
-        auto dyd = yd;
-        for (std::size_t i = 0; i < dyd.size(); ++i) {
-            dyd.data()[i] = std::sin(0.37 * double(i));
-            dyf.data()[i] = float(dyd.data()[i]);
-        }
-        const auto& dxf = f.backward(dyf, true);
-        const auto& dxd = d.backward(dyd, true);
-        for (std::size_t i = 0; i < dxd.size(); ++i)
-            worst = std::max(worst, std::abs(double(dxf.data()[i]) - dxd.data()[i]));
-        // Parameter gradients sum over the batch and the pixels, where the
-        // transforms' large terms cancel: compared relative to the largest.
-        const auto gf = f.gradients();
-        const auto gd = d.gradients();
-        double largest = 0, worst_gradient = 0;
-        for (std::size_t i = 0; i < gd.size(); ++i) {
-            largest = std::max(largest, std::abs(gd[i]));
-            worst_gradient = std::max(worst_gradient, std::abs(double(gf[i]) - gd[i]));
-        }
-        return std::max(worst, worst_gradient / largest);
-    };
     CHECK(float_error(Network<float, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>>(1),
                       Network<double, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>>(1), 7) < 1e-5);
     CHECK(float_error(Network<float, cpu, Input<16, 13, 13>, Conv2D<20, 3, 1, Padding::same>>(1),
