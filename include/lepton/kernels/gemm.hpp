@@ -157,8 +157,11 @@ inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std
                     }
                 }
 #endif
-                for (; k < kc; ++k)
-                    for (int r = 0; r < MR; ++r) dst[k * MR + r] = a[(i0 + r) * lda + k];
+                // The columns left over (pointers stepped, not k * MR: GCC would
+                // otherwise warn about an overflow no real kc reaches).
+                const T* column = a + i0 * lda + k;
+                for (T* out = dst + k * MR; k < kc; ++k, ++column, out += MR)
+                    for (int r = 0; r < MR; ++r) out[r] = column[std::size_t(r) * lda];
             } else {
                 for (std::size_t k = 0; k < kc; ++k)
                     for (int r = 0; r < MR; ++r)

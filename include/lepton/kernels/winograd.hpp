@@ -212,19 +212,15 @@ LEPTON_ALWAYS_INLINE void winograd_transform_tiles(LoadRow&& load_row, Rows&& ro
                                                    std::size_t xi_stride)
 {
     V e[N][6];  // d R^T, row by row
-#pragma GCC unroll 6
     for (int i = 0; i < N; ++i) {
         V d[N];
         load_row(i, d);
         rows(d, e[i]);
     }
-#pragma GCC unroll 6
     for (int j = 0; j < 6; ++j) {
         V x[N], r[6];
-#pragma GCC unroll 6
         for (int i = 0; i < N; ++i) x[i] = e[i][j];
         rows(x, r);
-#pragma GCC unroll 6
         for (int a = 0; a < 6; ++a) r[a].store_unaligned(out + std::size_t(a * 6 + j) * xi_stride);
     }
 }
@@ -292,16 +288,12 @@ void winograd_transform_planes(const winograd_tiling& t, std::size_t count, cons
                     // Tiles [tile, tile + 16) are tile rows tile / 4 on: padded rows `tile` on.
                     auto load_row = [&](int i, vec (&d)[N]) {
                         __m512 from0[4], from4[4];
-#pragma GCC unroll 4
                         for (int r = 0; r < 4; ++r) from0[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 0, left_mask);
                         constexpr int from_left = N < 4 ? N : 4;
-#pragma GCC unroll 4
                         for (int j = 0; j < from_left; ++j) d[j] = winograd_pick_tiles(from0, j);
                         if constexpr (N > 4) {
-#pragma GCC unroll 4
                             for (int r = 0; r < 4; ++r)
                                 from4[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 4, right_mask);
-#pragma GCC unroll 2
                             for (int j = 4; j < N; ++j) d[j] = winograd_pick_tiles(from4, j - 4);
                         }
                     };
@@ -334,7 +326,6 @@ void winograd_transform_planes(const winograd_tiling& t, std::size_t count, cons
         for (std::size_t tile = 0; tile < t.tiles; tile += W) {
             const index_vec corner = index_vec::load_aligned(corners + tile);
             auto load_row = [&](int i, vec (&d)[N]) {
-#pragma GCC unroll 6
                 for (int j = 0; j < N; ++j) d[j] = vec::gather(block + std::size_t(i) * t.block_w + std::size_t(j), corner);
             };
             winograd_transform_tiles<N, vec>(load_row, rows, dest.at(out, p, tile), dest.xi_stride);
@@ -373,10 +364,8 @@ inline void winograd_store_rows_of_four(const __m512 (&y)[4][4], std::size_t fir
     // two-source permutes give the even and odd j, a blend the halves.
     const __m512i base = _mm512_set_epi32(19, 3, 19, 3, 18, 2, 18, 2, 17, 1, 17, 1, 16, 0, 16, 0);
     const __mmask16 columns = out_w >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << out_w) - 1);
-#pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
         const __m512i lanes = _mm512_add_epi32(base, _mm512_set1_epi32(4 * r));
-#pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) {
             const std::size_t row = first_row + std::size_t(4 * r + i);
             if (row >= out_h) continue;
