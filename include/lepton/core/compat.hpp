@@ -105,6 +105,31 @@ LEPTON_ALWAYS_INLINE xsimd::batch<T> load_first(const T* p, std::size_t n) noexc
     return xsimd::batch<T>::load_aligned(buf);
 }
 
+/// The integer vector that indexes a `batch<T>` lane by lane (`gather`).
+template <class T>
+using index_batch = xsimd::batch<xsimd::as_integer_t<T>, typename xsimd::batch<T>::arch_type>;
+
+/// base[index[i]] in lane i. xsimd 8.1's `batch::gather` names its kernel with
+/// two template arguments, which its one-argument AVX2 and AVX-512 float and
+/// double overloads cannot take, so it always falls back to a lane-by-lane
+/// loop through memory; this calls the gather instructions itself.
+template <class T>
+LEPTON_ALWAYS_INLINE xsimd::batch<T> gather(const T* base, const index_batch<T>& index) noexcept
+{
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && xsimd::batch<T>::size == 16)
+        return _mm512_i32gather_ps(index, base, sizeof(float));
+    else if constexpr (std::is_same_v<T, double> && xsimd::batch<T>::size == 8)
+        return _mm512_i64gather_pd(index, base, sizeof(double));
+#elif defined(__AVX2__)
+    if constexpr (std::is_same_v<T, float> && xsimd::batch<T>::size == 8)
+        return _mm256_i32gather_ps(base, index, sizeof(float));
+    else if constexpr (std::is_same_v<T, double> && xsimd::batch<T>::size == 4)
+        return _mm256_i64gather_pd(base, index, sizeof(double));
+#endif
+    return xsimd::batch<T>::gather(base, index);
+}
+
 /// Number of architectural vector registers, which bounds the GEMM register tile.
 inline constexpr int vector_registers =
 #if defined(__AVX512F__) || defined(__aarch64__)

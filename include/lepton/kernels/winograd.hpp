@@ -41,7 +41,10 @@ struct winograd_tiling {
     std::size_t tiles_h;
     /// Columns of 4x4 output tiles per image.
     std::size_t tiles_w;
-    /// Tiles per image, rounded up to whole vectors.
+    /// Columns of the products per image: its tiles, rounded up to whole
+    /// vectors where four tiles span a row (`rows_of_four`), so that a vector
+    /// holds four rows of one image's tiles; otherwise a vector's lanes run on
+    /// into the next image's tiles and only the group is rounded up.
     std::size_t tiles;
     /// Rows of the zero-padded copy of one channel: every tile's 6x6 block.
     std::size_t block_h;
@@ -49,25 +52,33 @@ struct winograd_tiling {
     std::size_t block_w;
     /// Images whose tiles share one set of products.
     std::size_t images;
+    /// Float vectors of 16 with four tiles to a row: the transforms pick tiles
+    /// out of rows with permutes (AVX-512) instead of gathering them.
+    bool rows_of_four;
 
-    /// Columns of the products: the group's tiles.
-    std::size_t columns() const { return images * tiles; }
+    /// Columns of the products: the group's tiles, rounded up to whole vectors.
+    template <class T>
+    std::size_t columns() const
+    {
+        constexpr std::size_t W = simd::width<T>;
+        return (images * tiles + W - 1) / W * W;
+    }
     /// Distance between the 36 transformed inputs (B operands, c rows) and
     /// between the 36 products (m rows). A cache line more than the data: at
     /// power-of-two distances the 36 streams would fall into one cache set.
     template <class T>
     std::size_t v_stride(std::size_t c) const
     {
-        return packed_b_size<T>(c, columns()) + 64 / sizeof(T);
+        return packed_b_size<T>(c, columns<T>()) + 64 / sizeof(T);
     }
     /// See `v_stride`.
     template <class T>
     std::size_t m_stride(std::size_t m) const
     {
-        return m * columns() + 64 / sizeof(T);
+        return m * columns<T>() + 64 / sizeof(T);
     }
 
-    /// The tiling of geometry `g` with m outputs for scalar type T (whose vector width rounds `tiles`).
+    /// The tiling of geometry `g` with m outputs for scalar type T.
     template <class T>
     static winograd_tiling of(const implicit_conv_geometry& g, std::size_t m)
     {
@@ -79,7 +90,12 @@ struct winograd_tiling {
         winograd_tiling t{};
         t.tiles_h = (g.out_h() + 3) / 4;
         t.tiles_w = (g.out_w() + 3) / 4;
-        t.tiles = (t.tiles_h * t.tiles_w + W - 1) / W * W;
+#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+        t.rows_of_four = std::is_same_v<T, float> && W == 16 && t.tiles_w == 4;
+#else
+        t.rows_of_four = false;
+#endif
+        t.tiles = t.rows_of_four ? (t.tiles_h * t.tiles_w + W - 1) / W * W : t.tiles_h * t.tiles_w;
         t.block_h = 4 * t.tiles_h + 2;
         t.block_w = 4 * t.tiles_w + 2;
         t.images = std::max<std::size_t>(1, group_bytes / (winograd_positions * (g.channels + m) * t.tiles * sizeof(T)));
@@ -189,17 +205,15 @@ LEPTON_ALWAYS_INLINE void winograd_grad_rows(const V (&x)[4], V (&r)[6])
     r[5] = x[3];
 }
 
-/// Where the transform of a plane's tiles goes: columns [column0, column0 +
-/// tiles) of 36 blocks `xi_stride` apart, each laid out in panels `panel`
-/// columns wide (`pack_b_full`'s layout when `panel` is NR, rows of all the
-/// columns when it is the column count).
+/// Where the transform of a plane's tiles goes: 36 blocks `xi_stride` apart,
+/// each laid out in panels `panel` columns wide (`pack_b_full`'s layout when
+/// `panel` is NR, rows of all the columns when it is the column count).
 struct winograd_destination {
-    std::size_t column0, panel, xi_stride, planes;
-    /// Start of plane p's run of tiles from `tile` on.
+    std::size_t panel, xi_stride, planes;
+    /// Start of plane p's run of columns from `column` on.
     template <class T>
-    T* at(T* base, std::size_t p, std::size_t tile) const
+    T* at(T* base, std::size_t p, std::size_t column) const
     {
-        const std::size_t column = column0 + tile;
         return base + (column / panel) * planes * panel + p * panel + column % panel;
     }
 };
@@ -261,95 +275,106 @@ struct winograd_padded_rows {
 };
 #endif
 
-/// R d R^T for the N x N blocks d of every tile of `count` planes [h][w],
-/// zero-padded by `top` rows and `left` columns, tiled by `t` (tile (ty, tx)
-/// starts at padded (4 ty, 4 tx)), written to `out` as `dest` says. The tiles
-/// that only round up to a whole vector read zeros.
+/// R d R^T for the N x N blocks d of every tile of the `count` planes [h][w]
+/// of `images` images (`image_stride` apart), zero-padded by `top` rows and
+/// `left` columns, tiled by `t` (tile (ty, tx) starts at padded (4 ty, 4 tx);
+/// image i's tiles are columns i * t.tiles on), written to `out` as `dest`
+/// says. The columns that only round up to a whole vector read zeros.
 template <int N, class T, class Rows>
-void winograd_transform_planes(const winograd_tiling& t, std::size_t count, const T* planes, std::size_t h,
-                               std::size_t w, std::size_t top, std::size_t left, const winograd_destination& dest,
-                               T* out, Rows rows)
+void winograd_transform_planes(const winograd_tiling& t, std::size_t images, std::size_t count, const T* data,
+                               std::size_t image_stride, std::size_t h, std::size_t w, std::size_t top,
+                               std::size_t left, const winograd_destination& dest, T* out, Rows rows)
 {
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size;
 #if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
     if constexpr (std::is_same_v<T, float> && W == 16)
-        if (t.tiles_w == 4) {
-            // A vector holds four rows of four tiles: pick them out of the rows.
-            for (std::size_t p = 0; p < count; ++p) {
-                // The planes come from memory, in order: ask for the next one early.
-                if (p + 1 < count)
+        if (t.rows_of_four) {
+            // A vector holds four rows of four tiles of one image: pick them out of the rows.
+            for (std::size_t image = 0; image < images; ++image)
+                for (std::size_t p = 0; p < count; ++p) {
+                    const T* plane = data + image * image_stride + p * h * w;
+                    // The planes come from memory, in order: ask for the next one early.
                     for (std::size_t b = 0; b < h * w * sizeof(float); b += 64)
-                        _mm_prefetch(reinterpret_cast<const char*>(planes + (p + 1) * h * w) + b, _MM_HINT_T0);
-                const winograd_padded_rows source{planes + p * h * w, std::ptrdiff_t(h), std::ptrdiff_t(w),
-                                                  std::ptrdiff_t(top), std::ptrdiff_t(left)};
-                const __mmask16 left_mask = source.columns(0), right_mask = source.columns(4);
-                for (std::size_t tile = 0; tile < t.tiles; tile += 16) {
-                    // Tiles [tile, tile + 16) are tile rows tile / 4 on: padded rows `tile` on.
-                    auto load_row = [&](int i, vec (&d)[N]) {
-                        __m512 from0[4], from4[4];
-                        for (int r = 0; r < 4; ++r) from0[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 0, left_mask);
-                        constexpr int from_left = N < 4 ? N : 4;
-                        for (int j = 0; j < from_left; ++j) d[j] = winograd_pick_tiles(from0, j);
-                        if constexpr (N > 4) {
+                        _mm_prefetch(reinterpret_cast<const char*>(plane + h * w) + b, _MM_HINT_T0);
+                    const winograd_padded_rows source{plane, std::ptrdiff_t(h), std::ptrdiff_t(w), std::ptrdiff_t(top),
+                                                      std::ptrdiff_t(left)};
+                    const __mmask16 left_mask = source.columns(0), right_mask = source.columns(4);
+                    for (std::size_t tile = 0; tile < t.tiles; tile += 16) {
+                        // Tiles [tile, tile + 16) are tile rows tile / 4 on: padded rows `tile` on.
+                        auto load_row = [&](int i, vec (&d)[N]) {
+                            __m512 from0[4], from4[4];
                             for (int r = 0; r < 4; ++r)
-                                from4[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 4, right_mask);
-                            for (int j = 4; j < N; ++j) d[j] = winograd_pick_tiles(from4, j - 4);
-                        }
-                    };
-                    winograd_transform_tiles<N, vec>(load_row, rows, dest.at(out, p, tile), dest.xi_stride);
+                                from0[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 0, left_mask);
+                            constexpr int from_left = N < 4 ? N : 4;
+                            for (int j = 0; j < from_left; ++j) d[j] = winograd_pick_tiles(from0, j);
+                            if constexpr (N > 4) {
+                                for (int r = 0; r < 4; ++r)
+                                    from4[r] = source.row(std::ptrdiff_t(tile) + 4 * r + i, 4, right_mask);
+                                for (int j = 4; j < N; ++j) d[j] = winograd_pick_tiles(from4, j - 4);
+                            }
+                        };
+                        winograd_transform_tiles<N, vec>(load_row, rows, dest.at(out, p, image * t.tiles + tile),
+                                                         dest.xi_stride);
+                    }
                 }
-            }
             return;
         }
 #endif
-    // Otherwise gather from a zero-padded copy of the plane, with zero rows
-    // below it for the tiles that only round up to a whole vector.
+    // Otherwise gather from zero-padded copies of plane p of every image, with
+    // zero rows below them for the columns that only round up to a whole vector.
     using index = xsimd::as_integer_t<T>;
-    using index_vec = xsimd::batch<index, typename vec::arch_type>;
-    const std::size_t block_size = t.block_h * t.block_w;
+    using index_vec = simd::index_batch<T>;
+    const std::size_t block_size = t.block_h * t.block_w, used = images * t.tiles, columns = (used + W - 1) / W * W;
     thread_local scratch<T> block_buffer;
     thread_local scratch<index> corner_buffer;
-    T* block = block_buffer.get(block_size + 6 * t.block_w);
-    index* corners = corner_buffer.get(t.tiles);
-    for (std::size_t tile = 0; tile < t.tiles; ++tile)
-        corners[tile] = tile < t.tiles_h * t.tiles_w
-                            ? index(4 * (tile / t.tiles_w) * t.block_w + 4 * (tile % t.tiles_w))
-                            : index(block_size);
-    // The padding stays zero: every plane writes the same interior.
-    std::fill(block, block + block_size + 6 * t.block_w, T(0));
+    T* blocks = block_buffer.get(images * block_size + 6 * t.block_w);
+    index* corners = corner_buffer.get(columns);
+    for (std::size_t column = 0; column < columns; ++column) {
+        const std::size_t image = column / t.tiles, tile = column % t.tiles;
+        corners[column] = column < used ? index(image * block_size + 4 * (tile / t.tiles_w) * t.block_w +
+                                                4 * (tile % t.tiles_w))
+                                        : index(images * block_size);
+    }
+    // The padding stays zero: every plane writes the same interiors.
+    std::fill(blocks, blocks + images * block_size + 6 * t.block_w, T(0));
     const std::size_t rows_in = std::min(h, t.block_h - top), cols_in = std::min(w, t.block_w - left);
     for (std::size_t p = 0; p < count; ++p) {
-        const T* src = planes + p * h * w;
-        for (std::size_t y = 0; y < rows_in; ++y)
-            std::copy(src + y * w, src + y * w + cols_in, block + (y + top) * t.block_w + left);
-        for (std::size_t tile = 0; tile < t.tiles; tile += W) {
-            const index_vec corner = index_vec::load_aligned(corners + tile);
+        for (std::size_t image = 0; image < images; ++image) {
+            const T* src = data + image * image_stride + p * h * w;
+            T* block = blocks + image * block_size;
+            for (std::size_t y = 0; y < rows_in; ++y)
+                std::copy(src + y * w, src + y * w + cols_in, block + (y + top) * t.block_w + left);
+        }
+        for (std::size_t column = 0; column < columns; column += W) {
+            const index_vec corner = index_vec::load_aligned(corners + column);
             auto load_row = [&](int i, vec (&d)[N]) {
-                for (int j = 0; j < N; ++j) d[j] = vec::gather(block + std::size_t(i) * t.block_w + std::size_t(j), corner);
+                for (int j = 0; j < N; ++j)
+                    d[j] = simd::gather(blocks + std::size_t(i) * t.block_w + std::size_t(j), corner);
             };
-            winograd_transform_tiles<N, vec>(load_row, rows, dest.at(out, p, tile), dest.xi_stride);
+            winograd_transform_tiles<N, vec>(load_row, rows, dest.at(out, p, column), dest.xi_stride);
         }
     }
 }
 
-/// V_xi = B^T d B for every tile and channel of one image [c, in_h, in_w] (`g`), written as `dest` says.
+/// V_xi = B^T d B for every tile and channel of `images` consecutive images [c, in_h, in_w] (`g`), written as `dest` says.
 template <class T>
-void winograd_transform_input(const implicit_conv_geometry& g, const winograd_tiling& t, const T* image,
-                              const winograd_destination& dest, T* v)
+void winograd_transform_input(const implicit_conv_geometry& g, const winograd_tiling& t, std::size_t images,
+                              const T* data, const winograd_destination& dest, T* v)
 {
     using vec = simd::batch<T>;
-    winograd_transform_planes<6>(t, g.channels, image, g.in_h, g.in_w, g.pad_top, g.pad_left, dest, v,
-                                 [](const vec (&x)[6], vec (&r)[6]) { winograd_input_rows(x, r); });
+    winograd_transform_planes<6>(t, images, g.channels, data, g.channels * g.in_h * g.in_w, g.in_h, g.in_w, g.pad_top,
+                                 g.pad_left, dest, v, [](const vec (&x)[6], vec (&r)[6]) { winograd_input_rows(x, r); });
 }
 
-/// A dY A^T for every tile of the m output-gradient planes of one image [m, out_h, out_w], written as `dest` says.
+/// A dY A^T for every tile of the m output-gradient planes of `images` consecutive images [m, out_h, out_w],
+/// written as `dest` says.
 template <class T>
 void winograd_transform_output_grad(const implicit_conv_geometry& g, const winograd_tiling& t, std::size_t m,
-                                    const T* dy, const winograd_destination& dest, T* e)
+                                    std::size_t images, const T* dy, const winograd_destination& dest, T* e)
 {
     using vec = simd::batch<T>;
-    winograd_transform_planes<4>(t, m, dy, g.out_h(), g.out_w(), 0, 0, dest, e,
+    winograd_transform_planes<4>(t, images, m, dy, m * g.out_h() * g.out_w(), g.out_h(), g.out_w(), 0, 0, dest, e,
                                  [](const vec (&x)[4], vec (&r)[6]) { winograd_grad_rows(x, r); });
 }
 
@@ -377,6 +402,30 @@ inline void winograd_store_rows_of_four(const __m512 (&y)[4][4], std::size_t fir
 }
 #endif
 
+/// y = max(A^T M A + b, floor) for one vector of tiles whose 36 positions start at `col`, `xi_stride` apart.
+template <class V>
+LEPTON_ALWAYS_INLINE void winograd_output_tiles(const typename V::value_type* col, std::size_t xi_stride, V b,
+                                                V floor, V (&y)[4][4])
+{
+    // A^T M, column by column, then the same on the rows of the result.
+    V s[4][6];
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; ++j) {
+        V mj[6], r[4];
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; ++i) mj[i] = V::load_aligned(col + std::size_t(i * 6 + j) * xi_stride);
+        winograd_output_rows(mj, r);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) s[i][j] = r[i];
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+        winograd_output_rows(s[i], y[i]);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) y[i][j] = xsimd::max(y[i][j] + b, floor);
+    }
+}
+
 /// Y = A^T M A (+ bias, then max(0, .) with `relu`) for every tile and output
 /// channel of the group's images, written to images [m, out_h, out_w]. M is 36
 /// blocks [m][columns], `m_stride` apart.
@@ -386,66 +435,44 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
 {
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size;
-    const std::size_t xi_stride = t.m_stride<T>(m), columns = t.columns(), oh = g.out_h(), ow = g.out_w();
+    const std::size_t xi_stride = t.m_stride<T>(m), columns = t.columns<T>(), oh = g.out_h(), ow = g.out_w();
     const vec floor(relu ? T(0) : -std::numeric_limits<T>::infinity());
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
-    // Four tiles per row fill a float vector with four rows of tiles: no detour through memory.
-    constexpr bool rows_of_four_ready = std::is_same_v<T, float> && W == 16;
-    const bool rows_of_four = rows_of_four_ready && t.tiles_w == 4;
-#else
-    constexpr bool rows_of_four_ready = false;
-    const bool rows_of_four = false;
-#endif
+    // With four tiles to a row a float vector holds four rows of one image's
+    // tiles, written straight to the image; otherwise the lanes run across
+    // images, through Y_ij [16][columns] of one output channel.
     thread_local scratch<T> phase_buffer;
-    T* phases = rows_of_four ? nullptr : phase_buffer.get(16 * t.tiles);  // Y_ij of one output channel
-    for (std::size_t image = 0; image < images; ++image)
-        for (std::size_t o = 0; o < m; ++o) {
-            const vec b(bias ? bias[o] : T(0));
-            T* dst = out + (image * m + o) * oh * ow;
-            for (std::size_t tile = 0; tile < t.tiles; tile += W) {
-                const T* col = mxi + o * columns + image * t.tiles + tile;
-                // A^T M, column by column, then the same on the rows of the result.
-                vec s[4][6];
-#pragma GCC unroll 6
-                for (int j = 0; j < 6; ++j) {
-                    vec mj[6], r[4];
-#pragma GCC unroll 6
-                    for (int i = 0; i < 6; ++i) mj[i] = vec::load_aligned(col + std::size_t(i * 6 + j) * xi_stride);
-                    winograd_output_rows(mj, r);
-#pragma GCC unroll 4
-                    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
-                }
-                vec y[4][4];
-#pragma GCC unroll 4
-                for (int i = 0; i < 4; ++i) {
-                    winograd_output_rows(s[i], y[i]);
-#pragma GCC unroll 4
-                    for (int j = 0; j < 4; ++j) y[i][j] = xsimd::max(y[i][j] + b, floor);
-                }
-                if constexpr (rows_of_four_ready) {
+    T* phases = t.rows_of_four ? nullptr : phase_buffer.get(16 * columns);
+    // A partial last group fills fewer columns; the rest hold nothing of its images.
+    const std::size_t filled = (images * t.tiles + W - 1) / W * W;
+    for (std::size_t o = 0; o < m; ++o) {
+        for (std::size_t column = 0; column < filled; column += W) {
+            vec y[4][4];
+            winograd_output_tiles(mxi + o * columns + column, xi_stride, vec(bias ? bias[o] : T(0)), floor, y);
 #if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
-                    if (rows_of_four) {
-                        __m512 lanes[4][4];
-                        for (int i = 0; i < 4; ++i)
-                            for (int j = 0; j < 4; ++j) lanes[i][j] = y[i][j];
-                        // Tiles [tile, tile + 16) are tile rows tile / 4 on: output rows `tile` on.
-                        winograd_store_rows_of_four(lanes, tile, oh, ow, dst);
-                        continue;
-                    }
-#endif
+            if constexpr (std::is_same_v<T, float> && W == 16)
+                if (t.rows_of_four) {
+                    __m512 lanes[4][4];
+                    for (int i = 0; i < 4; ++i)
+                        for (int j = 0; j < 4; ++j) lanes[i][j] = y[i][j];
+                    // Tiles [tile, tile + 16) of an image are tile rows tile / 4 on: output rows `tile` on.
+                    const std::size_t image = column / t.tiles, tile = column % t.tiles;
+                    winograd_store_rows_of_four(lanes, tile, oh, ow, out + (image * m + o) * oh * ow);
+                    continue;
                 }
-#pragma GCC unroll 4
-                for (int i = 0; i < 4; ++i)
-#pragma GCC unroll 4
-                    for (int j = 0; j < 4; ++j) y[i][j].store_aligned(phases + std::size_t(i * 4 + j) * t.tiles + tile);
-            }
-            if (rows_of_four) continue;
-            // Output (4 ty + i, 4 tx + j) is tile ty * tiles_w + tx of Y_ij.
+#endif
+            for (int i = 0; i < 4; ++i)
+                for (int j = 0; j < 4; ++j) y[i][j].store_aligned(phases + std::size_t(i * 4 + j) * columns + column);
+        }
+        if (t.rows_of_four) continue;
+        // Output (4 ty + i, 4 tx + j) of an image is its tile ty * tiles_w + tx of Y_ij.
+        for (std::size_t image = 0; image < images; ++image) {
+            T* dst = out + (image * m + o) * oh * ow;
             for (std::size_t row = 0; row < oh; ++row) {
-                const T* phase_row = phases + (row % 4) * 4 * t.tiles + (row / 4) * t.tiles_w;
-                for (std::size_t x = 0; x < ow; ++x) dst[row * ow + x] = phase_row[(x % 4) * t.tiles + x / 4];
+                const T* phase_row = phases + (row % 4) * 4 * columns + image * t.tiles + (row / 4) * t.tiles_w;
+                for (std::size_t x = 0; x < ow; ++x) dst[row * ow + x] = phase_row[(x % 4) * columns + x / 4];
             }
         }
+    }
 }
 
 /// z = G^T x for one column x of six vectors: the transpose of the weight
@@ -475,21 +502,19 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
     const winograd_tiling t = winograd_tiling::of<T>(g, m);
     const std::size_t c = g.channels, in_size = c * g.in_h * g.in_w, out_size = m * g.out_h() * g.out_w();
     const std::size_t v_stride = t.v_stride<T>(c), m_stride = t.m_stride<T>(m), u_stride = packed_a_size<T>(m, c);
-    const std::size_t columns = t.columns();
     thread_local scratch<T> v_buffer, m_buffer;
     T* v = v_buffer.get(winograd_positions * v_stride);
     T* mxi = m_buffer.get(winograd_positions * m_stride);
     for (std::size_t first = 0; first < count; first += t.images) {
         const std::size_t group = std::min(t.images, count - first);
-        for (std::size_t image = 0; image < group; ++image)
-            detail::winograd_transform_input(g, t, images + (first + image) * in_size,
-                                             detail::winograd_destination{image * t.tiles, NR, v_stride, c}, v);
+        detail::winograd_transform_input(g, t, group, images + first * in_size,
+                                         detail::winograd_destination{NR, v_stride, c}, v);
         for (std::size_t xi = 0; xi < winograd_positions; ++xi) {
             packed_a<T> u{packed_u + xi * u_stride, c};
             for (std::size_t p0 = 0; p0 < c; p0 += KC) {
                 const std::size_t kc = std::min(KC, c - p0);
                 detail::gemm_row_block(0, m, group * t.tiles, p0, kc, u, v + xi * v_stride + p0 * NR, c * NR,
-                                       mxi + xi * m_stride, columns, T(1), p0 == 0 ? T(0) : T(1));
+                                       mxi + xi * m_stride, t.columns<T>(), T(1), p0 == 0 ? T(0) : T(1));
             }
         }
         detail::winograd_transform_output(g, t, m, group, mxi, bias, relu, out + first * out_size);
@@ -512,7 +537,7 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
     constexpr std::size_t W = vec::size, slack = 64 / sizeof(T);
     const winograd_tiling t = winograd_tiling::of<T>(g, m);
     const std::size_t c = g.channels, in_size = c * g.in_h * g.in_w, out_size = m * g.out_h() * g.out_w();
-    const std::size_t columns = t.columns(), m_padded = (m + W - 1) / W * W;
+    const std::size_t columns = t.columns<T>(), m_padded = (m + W - 1) / W * W;
     const std::size_t v_stride = c * columns + slack, e_stride = m * columns + slack, s_stride = c * m_padded + slack;
     thread_local scratch<T> v_buffer, e_buffer, s_buffer;
     T* v = v_buffer.get(winograd_positions * v_stride);
@@ -521,12 +546,10 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
     std::fill(sums, sums + winograd_positions * s_stride, T(0));
     for (std::size_t first = 0; first < count; first += t.images) {
         const std::size_t group = std::min(t.images, count - first);
-        for (std::size_t image = 0; image < group; ++image) {
-            detail::winograd_transform_input(g, t, images + (first + image) * in_size,
-                                             detail::winograd_destination{image * t.tiles, columns, v_stride, c}, v);
-            detail::winograd_transform_output_grad(g, t, m, dy + (first + image) * out_size,
-                                                   detail::winograd_destination{image * t.tiles, columns, e_stride, m}, e);
-        }
+        detail::winograd_transform_input(g, t, group, images + first * in_size,
+                                         detail::winograd_destination{columns, v_stride, c}, v);
+        detail::winograd_transform_output_grad(g, t, m, group, dy + first * out_size,
+                                               detail::winograd_destination{columns, e_stride, m}, e);
         // S^T = V E^T: the operand packed across (transposed) is E, the larger,
         // which the B packing does by in-register transposes.
         const std::size_t depth = group * t.tiles;
