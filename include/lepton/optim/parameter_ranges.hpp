@@ -40,25 +40,31 @@ private:
 
 /// Calls `update(begin, end)` on pieces of `ranges` that together cover them
 /// once, split evenly between threads: element-wise updates are bound by
-/// memory, and each core streams its own share. Pieces start at multiples of
-/// 64 elements from their range's start, so that which elements take a
-/// vector's scalar tail does not depend on the thread count.
+/// memory, and each core streams its own share. Each range is cut into
+/// chunks of 64 elements from its start, and threads take whole chunks, so a
+/// piece ends at a multiple of 64 from its range's start or at the range's
+/// end: which elements take a vector's scalar tail does not depend on the
+/// thread count.
 template <class Update>
 void update_in_parallel(std::span<const parameter_range> ranges, Update&& update)
 {
-    std::size_t total = 0;
-    for (const parameter_range r : ranges) total += r.end - r.begin;
+    constexpr std::size_t chunk = 64;
+    std::size_t total = 0, chunks = 0;
+    for (const parameter_range r : ranges) {
+        total += r.end - r.begin;
+        chunks += (r.end - r.begin + chunk - 1) / chunk;
+    }
     // About ten flops and 28 bytes per element: below some 10^5 elements one thread is quicker.
     const int threads = kernels::threads_for(10.0 * double(total), 5.0e5);
     kernels::parallel_region(threads, [&](int t, int nt) {
-        const auto share = kernels::split_range(total / 64, t, nt);
-        const std::size_t first = share.begin * 64, last = t + 1 == nt ? total : share.end * 64;
-        std::size_t offset = 0;  // of the current range in the concatenation of all
+        const auto share = kernels::split_range(chunks, t, nt);
+        std::size_t first_chunk = 0;  // of the current range, in the count over all ranges
         for (const parameter_range r : ranges) {
-            const std::size_t size = r.end - r.begin;
-            const std::size_t begin = std::max(first, offset), end = std::min(last, offset + size);
-            if (begin < end) update(r.begin + (begin - offset), r.begin + (end - offset));
-            offset += size;
+            const std::size_t count = (r.end - r.begin + chunk - 1) / chunk;
+            const std::size_t lo = std::max(share.begin, first_chunk), hi = std::min(share.end, first_chunk + count);
+            if (lo < hi)
+                update(r.begin + (lo - first_chunk) * chunk, std::min(r.end, r.begin + (hi - first_chunk) * chunk));
+            first_chunk += count;
         }
     });
 }
