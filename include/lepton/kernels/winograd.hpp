@@ -499,6 +499,7 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
                    std::size_t count, const T* bias, T* out, bool relu = false)
 {
     constexpr std::size_t NR = std::size_t(gemm_blocking<T>::nr), KC = gemm_blocking<T>::kc;
+    static_assert(NR % simd::width<T> == 0, "the transforms store whole vectors into the GEMM's B panels");
     const winograd_tiling t = winograd_tiling::of<T>(g, m);
     const std::size_t c = g.channels, in_size = c * g.in_h * g.in_w, out_size = m * g.out_h() * g.out_w();
     const std::size_t v_stride = t.v_stride<T>(c), m_stride = t.m_stride<T>(m), u_stride = packed_a_size<T>(m, c);

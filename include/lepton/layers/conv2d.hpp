@@ -303,7 +303,10 @@ public:
         }
         const int threads = sample_threads(n);
         if (thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
+        // The team that actually ran (one thread inside an outer parallel region), whose private sums are added.
+        int team = 1;
         kernels::parallel_region(threads, [&](int t, int nt) {
+            if (t == 0) team = nt;
             const auto range = kernels::split_range(n, t, nt);
             // Thread 0 accumulates into the network's gradients, the others privately.
             T* gw = gw_;
@@ -364,7 +367,7 @@ public:
                     for (std::size_t o = 0; o < Out; ++o) gb[o] += kernels::sum(out_pixels, grad_out + o * out_pixels);
             }
         });
-        for (int t = 1; t < threads; ++t) {
+        for (int t = 1; t < team; ++t) {
             const T* own = thread_grads_[std::size_t(t)].data();
             kernels::map(parameter_count, gw_, own, gw_, [](auto a, auto b) { return a + b; });
         }
