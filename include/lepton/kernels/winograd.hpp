@@ -12,11 +12,14 @@
 /// channel pair instead of 144: the products run through Lepton's GEMM
 /// micro-kernel, the transforms are additions and small multiples.
 ///
-/// Vector lanes are tiles. An image's tiles are numbered row by row and
-/// rounded up to whole vectors; the input transform gathers element (i, j) of
-/// a vector's tiles from a zero-padded copy of one channel. A group of images
-/// shares the products, whose columns are the group's tiles, so that a small
-/// image still gives the micro-kernel whole panels.
+/// Vector lanes are tiles. A group of images shares the products, whose
+/// columns are the group's tiles, numbered image by image and row by row, so
+/// that small images still give the micro-kernel whole panels. Where four
+/// tiles span a row (float, AVX-512), a vector holds four rows of one image's
+/// tiles, picked out of the input rows by permutes; otherwise a vector's lanes
+/// run on across images and element (i, j) of its tiles is gathered from
+/// zero-padded copies of the planes. The weight gradient runs the same
+/// algorithm backwards (`winograd_weight_grad`).
 
 #include <algorithm>
 #include <cstddef>
