@@ -89,6 +89,16 @@ LEPTON_ALWAYS_INLINE void keep_in_register(xsimd::batch<T, A>& v) noexcept
 #endif
 }
 
+/// Sets a register tile of accumulators to zero.
+template <class V, std::size_t Rows, std::size_t Columns>
+LEPTON_ALWAYS_INLINE void zero_tile(V (&acc)[Rows][Columns]) noexcept
+{
+#pragma GCC unroll 32
+    for (std::size_t i = 0; i < Rows; ++i)
+#pragma GCC unroll 32
+        for (std::size_t j = 0; j < Columns; ++j) acc[i][j] = V(typename V::value_type(0));
+}
+
 /// The first `n` (< width) elements at `p` in a vector, the rest zero; nothing
 /// past p + n is read.
 template <class T>

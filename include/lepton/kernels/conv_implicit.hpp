@@ -233,10 +233,7 @@ LEPTON_NOINLINE void weight_grad_tile(std::size_t images, std::size_t out_h, std
     const std::size_t plane = out_h * out_w, full = out_w / W * W, tail = out_w - full;
     constexpr int columns = NK + Bias;
     vec acc[MO][columns];
-#pragma GCC unroll 32
-    for (int i = 0; i < MO; ++i)
-#pragma GCC unroll 32
-        for (int j = 0; j < columns; ++j) acc[i][j] = vec(T(0));
+    simd::zero_tile(acc);
     for (std::size_t s = 0; s < images; ++s) {
         const T* d[MO];
         const T* xs[NK];

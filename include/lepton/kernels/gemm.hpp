@@ -266,10 +266,7 @@ LEPTON_NOINLINE void micro_kernel(std::size_t kc, const T* LEPTON_RESTRICT a, co
     using vec = simd::batch<T>;
     constexpr int W = static_cast<int>(vec::size);
     vec acc[ROWS][NV];
-#pragma GCC unroll 32
-    for (int i = 0; i < ROWS; ++i)
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) acc[i][j] = vec(T(0));
+    simd::zero_tile(acc);
     // Rows of C sit a power-of-two stride apart in common shapes; fetch them early.
     for (std::size_t i = 0; i < rows; ++i) {
         __builtin_prefetch(c + i * ldc, 1);
