@@ -9,6 +9,8 @@ endif()
 add_library(lepton_project_flags INTERFACE)
 target_link_libraries(lepton_project_flags INTERFACE lepton::lepton)
 target_compile_options(lepton_project_flags INTERFACE -Wall -Wextra
+  # An undefined macro in `#if` reads as 0 and silently drops code: make it an error.
+  -Werror=undef
   # g++ 12 reports false positives inside the AVX-512 intrinsic headers (the
   # `_mm512_undefined_*` operands reached through xsimd's exp and nearbyint);
   # a diagnostic pragma around the includes does not reach inlined code.

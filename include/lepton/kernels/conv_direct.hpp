@@ -17,8 +17,9 @@
 #include "../core/compat.hpp"
 #include "../tensor/scratch.hpp"
 #include "conv_implicit.hpp"
+#include "target.hpp"
 
-namespace lepton::kernels {
+LEPTON_KERNELS_BEGIN
 
 /// Output channels computed together: with AVX-512's 32 registers, 16
 /// accumulators beside the inputs; with 16 registers, inputs are reread from L1.
@@ -65,4 +66,4 @@ void direct_conv(const implicit_conv_geometry& g, const std::size_t* offsets, st
         }
 }
 
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

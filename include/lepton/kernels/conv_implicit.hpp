@@ -18,8 +18,9 @@
 #include "../tensor/scratch.hpp"
 #include "elementwise.hpp"
 #include "gemm.hpp"
+#include "target.hpp"
 
-namespace lepton::kernels {
+LEPTON_KERNELS_BEGIN
 
 /// Geometry of a stride-1 convolution of one image (one channel group).
 struct implicit_conv_geometry {
@@ -332,4 +333,4 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
     }
 }
 
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

@@ -13,8 +13,9 @@
 #include <cstddef>
 
 #include "../core/compat.hpp"
+#include "target.hpp"
 
-namespace lepton::kernels {
+LEPTON_KERNELS_BEGIN
 
 /// The last `n` (< width) elements of `a` in a vector, the rest zero.
 template <class T>
@@ -104,4 +105,4 @@ inline T sum(std::size_t n, const T* a)
     return s;
 }
 
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

@@ -24,33 +24,22 @@
 #include "../core/compat.hpp"
 #include "../tensor/scratch.hpp"
 #include "parallel.hpp"
+#include "target.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
-#if defined(LEPTON_SCALAR_KERNELS) || defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
-#define LEPTON_GEMM_SCALAR 1
-#endif
-
-namespace lepton::kernels {
+LEPTON_KERNELS_BEGIN
 
 /// Whether an operand is used as stored or transposed.
 enum class transpose : bool { no = false, yes = true };
-
-// The scalar and SIMD builds get different symbol names, so translation units
-// compiled either way can be linked together without an ODR clash.
-#if defined(LEPTON_GEMM_SCALAR)
-inline namespace scalar_kernels {
-#else
-inline namespace simd_kernels {
-#endif
 
 /// Register tile and cache blocking for scalar type T on the target the
 /// compiler builds for.
 template <class T>
 struct gemm_blocking {
-#if defined(LEPTON_GEMM_SCALAR)
+#if defined(LEPTON_KERNELS_SCALAR)
     static constexpr int width = 1;
     static constexpr int vectors_per_row = 4;
     static constexpr int mr = 4;
@@ -94,7 +83,7 @@ namespace detail {
 struct packed_a_tag {};
 struct packed_b_tag {};
 
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
 /// The transpose of the 16 x 16 float block at `src` (rows `ld` apart), as 16
 /// rows in `out`: unpacks of 32- and 64-bit pairs, then two rounds of 128-bit
 /// lane shuffles. Column c of the block ends up in out[c]. Rows from `Rows`
@@ -145,7 +134,7 @@ inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std
         if (ta == transpose::no) {
             if (rows == MR) {
                 std::size_t k = 0;
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
                 if constexpr (std::is_same_v<T, float> && MR <= 16) {
                     // 16 columns of the MR rows at a time, by an in-register transpose.
                     for (; k + 16 <= kc; k += 16) {
@@ -199,7 +188,7 @@ inline void pack_b(transpose tb, std::size_t kc, std::size_t nc, const T* b, std
                 T* d = dst + k * NR;
                 if (cols == NR) {
                     // Whole vectors: a copy loop here would become a call to memmove per row.
-#if !defined(LEPTON_GEMM_SCALAR)
+#if !defined(LEPTON_KERNELS_SCALAR)
                     using vec = simd::batch<T>;
                     for (int c = 0; c < NR; c += int(vec::size)) vec::load_unaligned(src + c).store_aligned(d + c);
 #else
@@ -212,7 +201,7 @@ inline void pack_b(transpose tb, std::size_t kc, std::size_t nc, const T* b, std
             }
         } else {
             std::size_t k0 = 0;
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
             // Whole 16 x 16 blocks transposed in registers.
             if constexpr (std::is_same_v<T, float> && NR % 16 == 0) {
                 if (cols == NR) {
@@ -250,7 +239,7 @@ LEPTON_ALWAYS_INLINE void store_tile_scalar(const T* tile, int ldt, T* c, std::s
         }
 }
 
-#if !defined(LEPTON_GEMM_SCALAR)
+#if !defined(LEPTON_KERNELS_SCALAR)
 
 /// The register-blocked micro-kernel: a ROWS x (NV * width) tile of C from
 /// packed panels a (kc x MR, of which the first ROWS rows are used) and b (kc x NR).
@@ -393,14 +382,14 @@ inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const 
                      std::size_t ldb, T beta, T* LEPTON_RESTRICT y)
 {
     auto finish = [&](std::size_t j, T dot) { y[j] = beta == T(0) ? alpha * dot : alpha * dot + beta * y[j]; };
-#if !defined(LEPTON_GEMM_SCALAR)
+#if !defined(LEPTON_KERNELS_SCALAR)
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size;
 #endif
     if (tb == transpose::yes) {
         // op(B)(kk, j) = B[j, kk]: y[j] is the dot product of x with row j of B.
         std::size_t j = 0;
-#if !defined(LEPTON_GEMM_SCALAR)
+#if !defined(LEPTON_KERNELS_SCALAR)
         // Eight rows at a time: eight independent FMA chains hide the FMA latency,
         // and each load of x serves eight rows.
         constexpr std::size_t R = 8;
@@ -444,7 +433,7 @@ inline void gemv_row(transpose tb, std::size_t n, std::size_t k, T alpha, const 
                 const T xv = x[kk];
                 const T* row = b + kk * ldb + j0;
                 std::size_t j = 0;
-#if !defined(LEPTON_GEMM_SCALAR)
+#if !defined(LEPTON_KERNELS_SCALAR)
                 const vec xb(xv);
                 const std::size_t wv = w - w % W;
                 for (; j < wv; j += W)
@@ -633,5 +622,4 @@ void gemm(transpose ta, transpose tb, std::size_t m, std::size_t n, std::size_t 
                 threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6));
 }
 
-} // inline namespace
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstring>
 
-namespace lepton::kernels {
+#include "target.hpp"
+
+LEPTON_KERNELS_BEGIN
 
 /// Geometry of a 2-D sliding window over a [channels, height, width] image.
 struct conv_geometry {
@@ -99,4 +101,4 @@ void col2im_add(const conv_geometry& g, const T* col, T* dx)
             }
 }
 
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

@@ -14,8 +14,9 @@
 #include <type_traits>
 
 #include "../core/compat.hpp"
+#include "target.hpp"
 
-namespace lepton::kernels {
+LEPTON_KERNELS_BEGIN
 
 namespace detail {
 
@@ -28,7 +29,7 @@ inline T value_if(bool c, T v)
     return std::bit_cast<T>(std::bit_cast<bits>(v) & (bits(0) - bits(c)));
 }
 
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
 /// The first min(n, 16) lanes.
 inline __mmask16 first_lanes(std::size_t n)
 {
@@ -48,7 +49,7 @@ void maxpool2x2_forward_row(const T* r0, std::size_t in_w, std::size_t out_w, st
     const T* r1 = r0 + in_w;
     const auto bottom = std::int32_t(top + std::int32_t(in_w));
     std::size_t ox = 0;
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
     if constexpr (std::is_same_v<T, float>) {
         const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
         const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -115,7 +116,7 @@ void maxpool2x2_backward_row(const T* g, const T* best, const std::int32_t* arg,
     T* d1 = d0 + in_w;
     const auto w = std::int32_t(in_w);
     std::size_t ox = 0;
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
     if constexpr (std::is_same_v<T, float>) {
         const __m512i low_half = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
         const __m512i high_half = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
@@ -161,4 +162,4 @@ void maxpool2x2_backward_row(const T* g, const T* best, const std::int32_t* arg,
     }
 }
 
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

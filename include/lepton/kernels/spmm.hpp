@@ -13,8 +13,9 @@
 #include "../core/compat.hpp"
 #include "elementwise.hpp"
 #include "parallel.hpp"
+#include "target.hpp"
 
-namespace lepton::kernels {
+LEPTON_KERNELS_BEGIN
 
 /// A CSR operand: `values == nullptr` means every stored entry is 1.
 template <class T>
@@ -92,4 +93,4 @@ inline void spmm_transposed_accumulate(const csr_ref<T>& a, const T* b, std::siz
     }
 }
 
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

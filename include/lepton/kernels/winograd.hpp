@@ -32,8 +32,9 @@
 #include "conv_implicit.hpp"
 #include "elementwise.hpp"
 #include "gemm.hpp"
+#include "target.hpp"
 
-namespace lepton::kernels {
+LEPTON_KERNELS_BEGIN
 
 /// Positions of a transformed 6x6 tile: the number of products per tile.
 inline constexpr std::size_t winograd_positions = 36;
@@ -93,7 +94,7 @@ struct winograd_tiling {
         winograd_tiling t{};
         t.tiles_h = (g.out_h() + 3) / 4;
         t.tiles_w = (g.out_w() + 3) / 4;
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
         t.rows_of_four = std::is_same_v<T, float> && W == 16 && t.tiles_w == 4;
 #else
         t.rows_of_four = false;
@@ -242,7 +243,7 @@ LEPTON_ALWAYS_INLINE void winograd_transform_tiles(LoadRow&& load_row, Rows&& ro
     }
 }
 
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
 /// Element (i, j) of 16 tiles, four tile rows of four, from `rows[r]`, input
 /// row i of tile row r (j < 4: from its column 0 on; j >= 4: pass the rows
 /// from column 4 on and j - 4). Lane 4 r + tx is column 4 tx + j of rows[r]:
@@ -290,7 +291,7 @@ void winograd_transform_planes(const winograd_tiling& t, std::size_t images, std
 {
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size;
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
     if constexpr (std::is_same_v<T, float> && W == 16)
         if (t.rows_of_four) {
             // A vector holds four rows of four tiles of one image: pick them out of the rows.
@@ -381,7 +382,7 @@ void winograd_transform_output_grad(const implicit_conv_geometry& g, const winog
                                  [](const vec (&x)[4], vec (&r)[6]) { winograd_grad_rows(x, r); });
 }
 
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
 /// Writes the 4x4 tiles y[i][j] of 16 lanes, four rows of four tiles (an
 /// output 16 wide), as output rows first_row + 4 * r + i for r < 4, skipping
 /// rows past `out_h` and columns past `out_w`.
@@ -451,7 +452,7 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
         for (std::size_t column = 0; column < filled; column += W) {
             vec y[4][4];
             winograd_output_tiles(mxi + o * columns + column, xi_stride, vec(bias ? bias[o] : T(0)), floor, y);
-#if defined(__AVX512F__) && !defined(LEPTON_GEMM_SCALAR)
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
             if constexpr (std::is_same_v<T, float> && W == 16)
                 if (t.rows_of_four) {
                     __m512 lanes[4][4];
@@ -586,4 +587,4 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
         }
 }
 
-} // namespace lepton::kernels
+LEPTON_KERNELS_END

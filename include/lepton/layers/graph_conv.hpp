@@ -9,6 +9,7 @@
 #include "../kernels/elementwise.hpp"
 #include "../nn/init.hpp"
 #include "graph_layer.hpp"
+#include "weight_and_bias.hpp"
 
 namespace lepton {
 

@@ -12,6 +12,7 @@
 
 #include "../core/random.hpp"
 #include "../graph/graph.hpp"
+#include "../layers/layer.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace lepton::testing {
