@@ -3,8 +3,11 @@
 // prints the loss and perplexity per epoch and then samples a paragraph one
 // character at a time, carrying the LSTM states from step to step.
 //
-//   char_lstm [seed=1] [temperature=0.8] [epochs=8] [batches_per_epoch=500] [corpus_dir]
+//   char_lstm [--short] [seed=1] [temperature=0.8] [epochs=8] [batches_per_epoch=500] [corpus_dir]
+//   (--short: one epoch of 30 batches and a 200-character sample, as CI runs it)
 #include <lepton/lepton.hpp>
+
+#include "example_args.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -67,11 +70,13 @@ std::int32_t sample(const float* logits, double temperature, random_engine& rng)
 
 int main(int argc, char** argv)
 {
-    const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
-    const double temperature = argc > 2 ? std::atof(argv[2]) : 0.8;
-    const int epochs = argc > 3 ? std::atoi(argv[3]) : 8;
-    const std::size_t batches = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 500;
-    const std::string dir = argc > 5 ? argv[5] : "/usr/share/games/fortunes";
+    const example_args args(argc, argv);
+    const auto seed = std::uint64_t(args.integer(0, 1));
+    const double temperature = args.number(1, 0.8);
+    const int epochs = int(args.integer(2, args.short_run() ? 1 : 8));
+    const auto batches = std::size_t(args.integer(3, args.short_run() ? 30 : 500));
+    const std::string dir = args.text(4, "/usr/share/games/fortunes");
+    const int sample_length = args.short_run() ? 200 : 500;
 
     const std::string text = read_corpus(dir);
     std::vector<std::int32_t> ids(text.size());
@@ -119,7 +124,7 @@ int main(int argc, char** argv)
     std::string generated;
     tensor<float, 2> step({1, 1});
     std::int32_t next = encode('\n');
-    for (int i = 0; i < 500; ++i) {
+    for (int i = 0; i < sample_length; ++i) {
         step(0, 0) = float(next);
         const auto& logits = net.forward(step);
         first.set_initial_state(first.final_hidden(), first.final_cell());

@@ -1,8 +1,11 @@
 // Node classification on Cora with a graph attention network, the settings of
 // Velickovic et al.: 8 heads of 8 features with ELU, one output head,
 // dropout 0.6 on features and attention, Adam 0.005 with weight decay 5e-4,
-// 200 full-graph epochs. Usage: cora_gat [seed] [data/cora directory]
+// 200 full-graph epochs. Usage: cora_gat [--short] [seed] [data/cora directory]
+// (--short: 20 epochs, as CI runs it)
 #include <lepton/lepton.hpp>
+
+#include "example_args.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -16,8 +19,10 @@ using GAT = Sequential<Input<1433>, Dropout<0.6>, GATConv<8, 8, head_merge::conc
 
 int main(int argc, char** argv)
 {
-    const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
-    const std::string dir = argc > 2 ? argv[2] : LEPTON_DATA_DIR "/cora";
+    const example_args args(argc, argv);
+    const auto seed = std::uint64_t(args.integer(0, 1));
+    const std::string dir = args.text(1, LEPTON_DATA_DIR "/cora");
+    const int epochs = args.short_run() ? 20 : 200;
     auto cora = data::load_cora(dir);
     cora.features.row_normalize();
 
@@ -30,7 +35,7 @@ int main(int argc, char** argv)
     };
 
     const auto start = std::chrono::steady_clock::now();
-    for (int epoch = 1; epoch <= 200; ++epoch) {
+    for (int epoch = 1; epoch <= epochs; ++epoch) {
         net.train();
         net.zero_grad();
         const float train_loss = loss(net.forward(cora.graph, cora.features), cora.labels, cora.train);
@@ -46,6 +51,6 @@ int main(int argc, char** argv)
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     net.eval();
     net.forward(cora.graph, cora.features);
-    std::printf("200 epochs in %.2f s (%.2f ms per epoch)\n", seconds, 1e3 * seconds / 200);
+    std::printf("%d epochs in %.2f s (%.2f ms per epoch)\n", epochs, seconds, 1e3 * seconds / epochs);
     std::printf("test_accuracy: %.4f\n", accuracy(cora.test));
 }

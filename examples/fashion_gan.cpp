@@ -5,8 +5,12 @@
 // BCEWithLogitsLoss. The generator learns through the discriminator: its
 // gradient is the discriminator's input gradient. Every epoch writes a grid of
 // samples from fixed noise; the end writes a plot of both losses.
-// Usage: fashion_gan [epochs] [seed] [output directory]
+// Usage: fashion_gan [--short] [epochs] [seed] [output directory]
+// (--short: one epoch of 60 steps, as CI runs it)
+#include <lepton/io/plot.hpp>
 #include <lepton/lepton.hpp>
+
+#include "example_args.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -30,13 +34,19 @@ void fill_noise(tensor<float, 2>& z, random_engine& rng)
 
 int main(int argc, char** argv)
 {
-    const int epochs = argc > 1 ? std::atoi(argv[1]) : 15;
-    const std::uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
-    const std::filesystem::path out_dir = argc > 3 ? argv[3] : "output";
+    const example_args args(argc, argv);
+    const int epochs = int(args.integer(0, args.short_run() ? 1 : 15));
+    const auto seed = std::uint64_t(args.integer(1, 1));
+    const std::filesystem::path out_dir = args.text(2, "output");
+    if (!LEPTON_HAS_PNG) {
+        std::fprintf(stderr, "fashion_gan writes its samples as PNG files: build it with stb_image_write.h (Debian: libstb-dev)\n");
+        return 1;
+    }
     std::filesystem::create_directories(out_dir);
 
     // Images as 784 pixels in [-1, 1], the generator's Tanh range.
     auto train = data::fashion_mnist_train();
+    if (args.short_run()) train = first_samples(train, 60 * 64);
     data::Dataset<float, 1> images;
     images.features.resize({train.size(), std::size_t(784)});
     std::transform(train.features.begin(), train.features.end(), images.features.begin(),
@@ -95,7 +105,6 @@ int main(int argc, char** argv)
         std::printf("epoch %d/%d  discriminator_loss %.4f  generator_loss %.4f  %.1f s\n", epoch, epochs,
                     d_losses.back(), g_losses.back(), seconds);
         std::fflush(stdout);
-#if LEPTON_HAS_PNG
         generator.eval();
         const auto& samples = generator.forward(fixed_z);
         generator.train();
@@ -104,11 +113,8 @@ int main(int argc, char** argv)
         char name[64];
         std::snprintf(name, sizeof name, "fashion_gan_epoch_%03d.png", epoch);
         io::save_image_grid((out_dir / name).string(), grid, 8, 8, -1.0, 1.0, 2);
-#endif
     }
-#if LEPTON_HAS_PNG
     io::plot_curves((out_dir / "fashion_gan_losses.png").string(), "GAN losses (BCE)",
                     {{"discriminator (real + fake)", d_losses}, {"generator", g_losses}});
     std::printf("wrote %s/fashion_gan_epoch_*.png and fashion_gan_losses.png\n", out_dir.string().c_str());
-#endif
 }

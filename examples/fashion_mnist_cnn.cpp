@@ -2,7 +2,8 @@
 // Trains with `fit` (progress bar on a terminal, a line per epoch otherwise),
 // then prints scikit-learn's classification report for the test set and
 // writes the training curves (CSV and PNG) and the confusion matrix (PNG).
-// Usage: fashion_mnist_cnn [seed] [epochs] [output directory]
+// Usage: fashion_mnist_cnn [--short] [seed] [epochs] [output directory]
+// (--short: one epoch on the first 2,000 training and test images, as CI runs it)
 // The headers this program uses (lepton/lepton.hpp has them all, at some compile time).
 #include <lepton/data/fashion_mnist.hpp>
 #include <lepton/layers/activation.hpp>
@@ -17,6 +18,7 @@
 #include <lepton/optim/adam.hpp>
 #include <lepton/train/fit.hpp>
 
+#include "example_args.hpp"
 #include "training_outputs.hpp"
 
 #include <cstdio>
@@ -34,12 +36,14 @@ static_assert(std::is_same_v<CNN::layer_type<5>::output_shape, Shape<64, 7, 7>>)
 
 int main(int argc, char** argv)
 {
-    const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
-    const int epochs = argc > 2 ? std::atoi(argv[2]) : 3;
-    const std::string out_dir = argc > 3 ? argv[3] : "output";
+    const example_args args(argc, argv);
+    const auto seed = std::uint64_t(args.integer(0, 1));
+    const int epochs = int(args.integer(1, args.short_run() ? 1 : 3));
+    const std::string out_dir = args.text(2, "output");
 
     auto train = data::fashion_mnist_train();
     auto test = data::fashion_mnist_test();
+    if (args.short_run()) train = first_samples(train, 2000), test = first_samples(test, 2000);
     // Standardise pixels with the training set's mean and standard deviation.
     data::standardize(train, data::fashion_mnist_mean, data::fashion_mnist_stddev);
     data::standardize(test, data::fashion_mnist_mean, data::fashion_mnist_stddev);

@@ -1,6 +1,10 @@
 // Fashion-MNIST read row by row: each image is a sequence of 28 steps of 28
 // pixels, classified from an LSTM's last hidden state.
+// Usage: fashion_mnist_lstm [--short] [seed] [epochs]
+// (--short: one epoch on the first 2,000 training and test images, as CI runs it)
 #include <lepton/lepton.hpp>
+
+#include "example_args.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,11 +16,13 @@ using Net = Sequential<Input<dynamic, 28>, LSTM<128>, Dense<10>>;
 
 int main(int argc, char** argv)
 {
-    const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
-    const int epochs = argc > 2 ? std::atoi(argv[2]) : 5;
+    const example_args args(argc, argv);
+    const auto seed = std::uint64_t(args.integer(0, 1));
+    const int epochs = int(args.integer(1, args.short_run() ? 1 : 5));
 
     auto train = data::images_as_row_sequences(data::fashion_mnist_train());
     auto test = data::images_as_row_sequences(data::fashion_mnist_test());
+    if (args.short_run()) train = first_samples(train, 2000), test = first_samples(test, 2000);
     // Standardise pixels with the training set's mean and standard deviation.
     data::standardize(train, data::fashion_mnist_mean, data::fashion_mnist_stddev);
     data::standardize(test, data::fashion_mnist_mean, data::fashion_mnist_stddev);

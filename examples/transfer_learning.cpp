@@ -3,8 +3,11 @@
 // frozen, under a new classifier head trained on only 1,000 labelled images of
 // classes 5-9 (sandal, shirt, sneaker, bag, ankle boot), and compared with the
 // same network trained from scratch on the same 1,000 images.
-// Usage: transfer_learning [seed] [pretrain_epochs] [finetune_epochs]
+// Usage: transfer_learning [--short] [seed] [pretrain_epochs] [finetune_epochs]
+// (--short: pretraining on 2,000 images for one epoch, two fine-tuning epochs, as CI runs it)
 #include <lepton/lepton.hpp>
+
+#include "example_args.hpp"
 
 #include <array>
 #include <cstdio>
@@ -20,17 +23,18 @@ using CNN = Sequential<Input<1, 28, 28>,
 
 int main(int argc, char** argv)
 {
-    const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
-    const int pretrain_epochs = argc > 2 ? std::atoi(argv[2]) : 2;
-    const int finetune_epochs = argc > 3 ? std::atoi(argv[3]) : 15;
+    const example_args args(argc, argv);
+    const auto seed = std::uint64_t(args.integer(0, 1));
+    const int pretrain_epochs = int(args.integer(1, args.short_run() ? 1 : 2));
+    const int finetune_epochs = int(args.integer(2, args.short_run() ? 2 : 15));
 
     auto train = data::fashion_mnist_train(), test = data::fashion_mnist_test();
     data::standardize(train, data::fashion_mnist_mean, data::fashion_mnist_stddev);
     data::standardize(test, data::fashion_mnist_mean, data::fashion_mnist_stddev);
     const std::array<std::int32_t, 5> first{0, 1, 2, 3, 4}, second{5, 6, 7, 8, 9};
-    const auto pretrain_set = data::select_classes(train, std::span(first));
+    const auto pretrain_set = data::select_classes(train, std::span(first), args.short_run() ? 2000 : 0);
     const auto small_set = data::select_classes(train, std::span(second), 1000);
-    const auto target_test = data::select_classes(test, std::span(second));
+    const auto target_test = data::select_classes(test, std::span(second), args.short_run() ? 1000 : 0);
     std::printf("pretraining on %zu images of classes 0-4; the new task has %zu labelled images of classes 5-9\n",
                 pretrain_set.size(), small_set.size());
 
