@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "../core/real.hpp"
 #include "../kernels/elementwise.hpp"
 #include "layer.hpp"
 
@@ -30,16 +31,18 @@ struct relu {
 };
 
 /// x for x > 0, Slope * x otherwise.
-template <double Slope>
+template <real Slope>
 struct leaky_relu {
     /// Name of the activation, shown in summaries.
     static constexpr const char* name = "LeakyReLU";
+    /// The slope for x <= 0.
+    static constexpr double slope = Slope;
     /// f(x), on an xsimd batch or a scalar.
     template <class V>
-    static V forward(V x) { return simd::select(x > V(0), x, x * V(Slope)); }
+    static V forward(V x) { return simd::select(x > V(0), x, x * V(slope)); }
     /// dL/dx from the input x, the output y = f(x) and dL/dy.
     template <class V>
-    static V backward(V x, V, V dy) { return simd::select(x > V(0), dy, dy * V(Slope)); }
+    static V backward(V x, V, V dy) { return simd::select(x > V(0), dy, dy * V(slope)); }
 };
 
 /// 1 / (1 + exp(-x)).
@@ -172,7 +175,7 @@ struct activation_spec {
 /// max(x, 0)
 struct ReLU : detail::activation_spec<activation::relu> {};
 /// x for x > 0, Slope * x otherwise (PyTorch's default slope 0.01).
-template <double Slope = 0.01>
+template <real Slope = 0.01>
 struct LeakyReLU : detail::activation_spec<activation::leaky_relu<Slope>> {};
 /// 1 / (1 + exp(-x))
 struct Sigmoid : detail::activation_spec<activation::sigmoid> {};

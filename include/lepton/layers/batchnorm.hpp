@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "../core/real.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/parallel.hpp"
 #include "layer.hpp"
@@ -24,7 +25,7 @@ struct batchnorm_input_rank_must_be {
 };
 
 /// What `BatchNorm2D / BatchNorm1D` binds to; it meets the layer interface described in layers/layer.hpp.
-template <class T, class Backend, class In, std::size_t Index, std::size_t Rank, double Momentum, double Eps>
+template <class T, class Backend, class In, std::size_t Index, std::size_t Rank, real Momentum, real Eps>
 class batchnorm_layer : public detail::layer_base<T, In, In> {
     static_assert(batchnorm_input_rank_must_be<layer_index<Index>, In, Rank>::value,
                   "Lepton wiring error: BatchNorm2D needs an input [channels, height, width], BatchNorm1D [features]");
@@ -105,8 +106,16 @@ public:
                 }
                 var = T(ss / double(count));
                 const double unbiased = count > 1 ? ss / double(count - 1) : ss;
-                running_mean_[c] = T((1 - Momentum) * running_mean_[c] + Momentum * mean);
-                running_var_[c] = T((1 - Momentum) * running_var_[c] + Momentum * unbiased);
+                // A non-finite batch (a diverged step, a corrupt sample) would make the
+                // running statistics NaN for good; PyTorch folds it in regardless, and
+                // evaluation after it is NaN. Lepton keeps the channel's statistics as
+                // they were (the batch's own output is still computed from it).
+                const T next_mean = T((1 - Momentum) * running_mean_[c] + Momentum * mean);
+                const T next_var = T((1 - Momentum) * running_var_[c] + Momentum * unbiased);
+                if (std::isfinite(next_mean) && std::isfinite(next_var)) {
+                    running_mean_[c] = next_mean;
+                    running_var_[c] = next_var;
+                }
             } else {
                 mean = running_mean_[c];
                 var = running_var_[c];
@@ -183,7 +192,7 @@ private:
 };
 
 /// `BatchNorm2D<Momentum = 0.1, Eps = 1e-5>` over [channels, height, width].
-template <double Momentum = 0.1, double Eps = 1e-5>
+template <real Momentum = 0.1, real Eps = 1e-5>
 struct BatchNorm2D {
     /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
@@ -191,7 +200,7 @@ struct BatchNorm2D {
 };
 
 /// `BatchNorm1D<Momentum = 0.1, Eps = 1e-5>` over [features].
-template <double Momentum = 0.1, double Eps = 1e-5>
+template <real Momentum = 0.1, real Eps = 1e-5>
 struct BatchNorm1D {
     /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>

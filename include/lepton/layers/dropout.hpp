@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "../core/real.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../graph/sparse_matrix.hpp"
 #include "layer.hpp"
@@ -14,7 +15,7 @@
 namespace lepton {
 
 /// `Plane` elements share one keep/drop decision: 1 for Dropout, H * W for Dropout2D.
-template <class T, class Backend, class In, std::size_t Index, double Rate, std::size_t Plane>
+template <class T, class Backend, class In, std::size_t Index, real Rate, std::size_t Plane>
 class dropout_layer : public detail::layer_base<T, In, In> {
     using base = typename dropout_layer::layer_base;
 
@@ -80,7 +81,7 @@ private:
 };
 
 /// `Dropout<0.5>` drops half of the activations during training.
-template <double Rate>
+template <real Rate>
 struct Dropout {
     static_assert(Rate >= 0.0 && Rate < 1.0, "Lepton wiring error: Dropout rate must be in [0, 1)");
     /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
@@ -94,7 +95,7 @@ struct dropout2d_input_must_be_chw {
 };
 
 /// `Dropout2D<0.2>` drops each channel of a [C, H, W] sample with probability 0.2.
-template <double Rate>
+template <real Rate>
 struct Dropout2D {
     static_assert(Rate >= 0.0 && Rate < 1.0, "Lepton wiring error: Dropout2D rate must be in [0, 1)");
     /// Checks the input shape before binding.

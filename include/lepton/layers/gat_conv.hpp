@@ -13,6 +13,7 @@
 #include <limits>
 #include <vector>
 
+#include "../core/real.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/parallel.hpp"
 #include "../nn/init.hpp"
@@ -27,14 +28,14 @@ enum class head_merge {
 };
 
 template <class T, class Backend, class In, std::size_t Index, std::size_t Units, std::size_t Heads, head_merge Merge,
-          double AttentionDropout, double NegativeSlope>
+          real AttentionDropout, real NegativeSlope>
 class gat_conv_layer;
 
 /// `GATConv<Units, Heads, Merge, AttentionDropout>`. Parameters as in PyG:
 /// `att_src`, `att_dst` [1, Heads, Units], `bias`, `lin.weight` [Heads * Units, in];
 /// Glorot-uniform initialisation, zero bias.
 template <std::size_t Units, std::size_t Heads = 1, head_merge Merge = head_merge::concat,
-          double AttentionDropout = 0.0, double NegativeSlope = 0.2>
+          real AttentionDropout = 0.0, real NegativeSlope = 0.2>
 struct GATConv {
     static_assert(Units > 0 && Heads > 0, "Lepton wiring error: GATConv needs at least one unit and one head");
     static_assert(AttentionDropout >= 0.0 && AttentionDropout < 1.0,
@@ -46,7 +47,7 @@ struct GATConv {
 
 /// What `GATConv` binds to; it meets the layer interface described in layers/layer.hpp.
 template <class T, class Backend, class In, std::size_t Index, std::size_t Units, std::size_t Heads, head_merge Merge,
-          double AttentionDropout, double NegativeSlope>
+          real AttentionDropout, real NegativeSlope>
 class gat_conv_layer
     : public detail::layer_base<
           T, In,
