@@ -381,7 +381,7 @@ TEST_CASE("checkpoint: load_weights names the first mismatch and leaves the netw
     write_bytes(dir / "no_bias.safetensors",
                 safetensors_bytes(R"({"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", data));
     CHECK_THROWS_WITH_AS(io::load_weights(linear, dir / "no_bias.safetensors"),
-                         doctest::Contains("missing tensor '0.bias' (F32 [2])"), io_error);
+                         doctest::Contains("1 missing tensor: '0.bias' (F32 [2])"), io_error);
 
     append_values<float>(data, {7, 8});
     Bytes extra = data;
@@ -391,7 +391,7 @@ TEST_CASE("checkpoint: load_weights names the first mismatch and leaves the netw
                                                              R"("1.weight":{"dtype":"F32","shape":[1],"data_offsets":[32,36]}})",
                                                              extra));
     CHECK_THROWS_WITH_AS(io::load_weights(linear, dir / "extra.safetensors"),
-                         doctest::Contains("unexpected tensor '1.weight'"), io_error);
+                         doctest::Contains("1 unexpected tensor: '1.weight'"), io_error);
     CHECK(state_bytes(linear) == linear_before);
 
     // Optimizer state in a weights file is not an error for load_weights.
@@ -508,13 +508,13 @@ TEST_CASE("checkpoint: optimizer state, step count, learning rate, epoch and gen
     CHECK(sgd_b.steps() == 1);
     const Bytes b_before = state_bytes(b);
     CHECK_THROWS_WITH_AS(io::load_checkpoint(dir / "adam.safetensors", b, sgd_b),
-                         doctest::Contains("missing tensor 'optimizer.0.weight.momentum_buffer'"), io_error);
+                         doctest::Contains("missing tensors: 'optimizer.0.weight.momentum_buffer'"), io_error);
     Adam adam_b(b);
     CHECK_THROWS_WITH_AS(io::load_checkpoint(dir / "sgd.safetensors", b, adam_b),
-                         doctest::Contains("missing tensor 'optimizer.0.weight.exp_avg'"), io_error);
+                         doctest::Contains("missing tensors: 'optimizer.0.weight.exp_avg'"), io_error);
     SGD plain(b);
     CHECK_THROWS_WITH_AS(io::load_checkpoint(dir / "adam.safetensors", b, plain),
-                         doctest::Contains("unexpected tensor 'optimizer.0.weight.exp_avg'"), io_error);
+                         doctest::Contains("unexpected tensors: 'optimizer.0.weight.exp_avg'"), io_error);
     CHECK(state_bytes(b) == b_before);
 }
 
@@ -677,4 +677,97 @@ TEST_CASE("checkpoint: training resumed from a checkpoint matches the uninterrup
     for (int epoch = 2; epoch < 4; ++epoch) control_losses.push_back(train_epoch(control, control_opt, loss, control_loader).loss);
     CHECK(control_losses != straight);
     set_num_threads(threads);
+}
+
+TEST_CASE("checkpoint: counters, step counts, learning rate and epoch out of range are refused, naming the key")
+{
+    const fs::path dir = fresh_dir("ranges");
+    FloatNet a(1), b(2);
+    Adam oa(a), ob(b);
+    io::save_checkpoint(dir / "good.safetensors", a, oa, 4);
+    const io::safetensors_file good(dir / "good.safetensors");
+    // The same file with one metadata entry, or one I64 tensor, replaced.
+    auto rewrite = [&](const std::string& key, const std::string& value, std::int64_t count = 0) {
+        std::vector<io::tensor_ref> refs;
+        std::vector<std::int64_t> counts;
+        counts.reserve(good.tensors().size());
+        for (const auto& t : good.tensors()) {
+            if (t.name != key) {
+                refs.push_back({t.name, t.type, t.shape, good.bytes(t)});
+                continue;
+            }
+            counts.push_back(count);
+            refs.push_back({t.name, t.type, t.shape, std::as_bytes(std::span(&counts.back(), 1))});
+        }
+        auto metadata = good.metadata();
+        if (metadata.count(key)) metadata[key] = value;
+        io::write_safetensors(dir / "bad.safetensors", refs, metadata);
+        return dir / "bad.safetensors";
+    };
+    const Bytes before = state_bytes(b);
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.optimizer.steps", "9223372036854775807"), b, ob),
+                         doctest::Contains("'lepton.optimizer.steps' is '9223372036854775807', outside [0, 2^53)"),
+                         io_error);
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.optimizer.steps", "-1"), b, ob),
+                         doctest::Contains("'lepton.optimizer.steps' is '-1'"), io_error);
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.optimizer.lr", "nan"), b, ob),
+                         doctest::Contains("'lepton.optimizer.lr' is 'nan', outside the finite numbers >= 0"), io_error);
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.optimizer.lr", "-0.5"), b, ob),
+                         doctest::Contains("'lepton.optimizer.lr' is '-0.5'"), io_error);
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.epoch", "-3"), b, ob),
+                         doctest::Contains("'lepton.epoch' is '-3', outside [0, 2^31)"), io_error);
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.epoch", "4294967296"), b, ob),
+                         doctest::Contains("'lepton.epoch' is '4294967296'"), io_error);
+    // BatchNorm's counter, and a tensor's own step count.
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("1.num_batches_tracked", "", INT64_MAX), b, ob),
+                         doctest::Contains("1.num_batches_tracked: count 9223372036854775807 is outside [0, 2^53)"),
+                         io_error);
+    CHECK_THROWS_WITH_AS(io::load_weights(b, rewrite("1.num_batches_tracked", "", -1)),
+                         doctest::Contains("1.num_batches_tracked: count -1"), io_error);
+    CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("optimizer.0.weight.step", "", INT64_MAX), b, ob),
+                         doctest::Contains("optimizer.0.weight.step: count 9223372036854775807"), io_error);
+    CHECK(state_bytes(b) == before);
+    CHECK(ob.steps() == 0);
+    // The limits themselves are fine.
+    CHECK(io::load_checkpoint(rewrite("lepton.optimizer.steps", "9007199254740991"), b, ob) == 4);
+}
+
+TEST_CASE("checkpoint: each tensor's step count round trips, and a resumed run after unfreezing matches")
+{
+    const fs::path dir = fresh_dir("tensor_steps");
+    FloatNet a(1);
+    Adam oa(a, {.lr = 3e-3});
+    CrossEntropyLoss<float> loss;
+    typename FloatNet::input_type x(batch_shape<FloatNet::input_shape>(4));
+    random_engine data(5);
+    for (auto& v : x) v = float(data.uniform(-1, 1));
+    const std::vector<std::int32_t> labels{0, 1, 2, 1};
+    auto step = [&](auto& net, auto& opt) {
+        net.zero_grad();
+        loss(net.forward(x), labels);
+        net.backward(loss.gradient());
+        opt.step();
+    };
+    a.freeze(0);
+    step(a, oa);
+    step(a, oa);
+    a.unfreeze(0);
+    step(a, oa);
+    io::save_checkpoint(dir / "partly_frozen.safetensors", a, oa, 1);
+    const io::safetensors_file file(dir / "partly_frozen.safetensors");
+    CHECK(file.find("optimizer.0.weight.step")->shape.empty());
+    CHECK(file.find("optimizer.0.weight.step")->type == io::dtype::I64);
+
+    FloatNet b(2);
+    Adam ob(b, {.lr = 3e-3});
+    io::load_checkpoint(dir / "partly_frozen.safetensors", b, ob);
+    const auto steps = ob.tensor_steps();
+    // 0.weight, 0.bias: one step since unfreezing; 1.weight ... 4.bias: three.
+    CHECK(steps[0] == 1);
+    CHECK(steps[1] == 1);
+    CHECK(steps.back() == 3);
+    CHECK(std::equal(steps.begin(), steps.end(), oa.tensor_steps().begin()));
+    step(a, oa);
+    step(b, ob);
+    CHECK(state_bytes(a) == state_bytes(b));
 }

@@ -114,6 +114,57 @@ TEST_CASE("corrupt IDX files name the file and what is wrong")
     CHECK_THROWS_WITH_AS(data::read_idx(path + ".nope"), doctest::Contains(path.c_str()), io_error);
 }
 
+TEST_CASE("IDX sizes in the header are claims: checked against overflow, the limit and the bytes the file holds")
+{
+    const std::string path = temp_path("claims.idx");
+    const std::string gz = temp_path("claims.idx.gz");
+    auto both = [&](const std::vector<unsigned char>& bytes) {
+        write_raw(path, bytes);
+        write_gz(gz, bytes);
+        return std::vector<std::string>{path, gz};
+    };
+    SUBCASE("one dimension of 2^31 in an 8-byte file fails as truncated, naming the claimed shape")
+    {
+        // Before: 2 GiB zero-filled before the truncation was noticed.
+        for (const auto& p : both({0, 0, 8, 1, 0x80, 0, 0, 0}))
+            CHECK_THROWS_WITH_AS(data::read_idx(p),
+                                 doctest::Contains("truncated at offset 8 while reading the data of shape [2147483648] "
+                                                   "(2147483648 bytes from offset 8)"),
+                                 io_error);
+    }
+    SUBCASE("2^31 x 2^31 is more than the limit (std::bad_alloc before)")
+    {
+        for (const auto& p : both({0, 0, 8, 2, 0x80, 0, 0, 0, 0x80, 0, 0, 0}))
+            CHECK_THROWS_WITH_AS(data::read_idx(p),
+                                 doctest::Contains("the header claims shape [2147483648, 2147483648], more than the limit"),
+                                 io_error);
+    }
+    SUBCASE("a product beyond PTRDIFF_MAX (std::length_error before)")
+    {
+        for (const auto& p : both(idx_bytes({0xffffffffu, 0xffffffffu, 0xffffffffu}, 0)))
+            CHECK_THROWS_WITH_AS(data::read_idx(p), doctest::Contains("more than the limit"), io_error);
+    }
+    SUBCASE("a product that wraps to 0 in 64 bits (accepted before, as 4 x 1 x 2^31 x 2^31 images of no elements)")
+    {
+        for (const auto& p : both(idx_bytes({1u << 29, 1u << 19, 1u << 30}, 0)))
+            CHECK_THROWS_WITH_AS(data::read_idx(p), doctest::Contains("the header claims shape [536870912, 524288, 1073741824]"),
+                                 io_error);
+        for (const auto& p : both(idx_bytes({4, 1u << 31, 1u << 31}, 0)))
+            CHECK_THROWS_AS(data::read_idx(p), io_error);
+    }
+    SUBCASE("a dimension of 0")
+    {
+        write_raw(path, idx_bytes({3, 0}, 0));
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("dimension 1 is 0 at offset 8"), io_error);
+    }
+    SUBCASE("a smaller limit of the caller's")
+    {
+        write_raw(path, idx_bytes({10, 10}, 100));
+        CHECK(data::read_idx(path, 100).values.size() == 100);
+        CHECK_THROWS_WITH_AS(data::read_idx(path, 99), doctest::Contains("more than the limit of 99 bytes"), io_error);
+    }
+}
+
 TEST_CASE("images and labels must agree in count")
 {
     const std::string images = temp_path("img.idx"), labels = temp_path("lbl.idx");

@@ -24,6 +24,12 @@
 #include <lepton/train/callbacks/model_checkpoint.hpp>
 #include <lepton/train/fit.hpp>
 
+#if __has_include(<xtensor/misc/xmanipulation.hpp>)
+#include <xtensor/misc/xmanipulation.hpp>
+#else
+#include <xtensor/xmanipulation.hpp>
+#endif
+
 using namespace lepton;
 
 namespace {
@@ -360,4 +366,67 @@ TEST_CASE("copying a network copies its parameters and its BatchNorm statistics"
         for (std::size_t i = 0; i < got.size(); ++i) CHECK(got.data()[i] == expected.data()[i]);
         CHECK(o.layer<1>().num_batches_tracked() == 1);
     }
+}
+
+TEST_CASE("a non-finite batch leaves BatchNorm's running statistics as they were")
+{
+    // PyTorch folds a NaN batch into running_mean and running_var, and every
+    // evaluation afterwards is NaN; Lepton skips the update for the channels
+    // the batch made non-finite, so a fit run with terminate_on_nan off keeps
+    // usable statistics.
+    using Net = Network<double, cpu, Input<2>, BatchNorm1D<>>;
+    Net net(1);
+    tensor<double, 2> x({4, 2});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(double(i) + 1);
+    net.train();
+    net.forward(x);
+    const std::vector<double> mean = net.layer<0>().running_mean(), var = net.layer<0>().running_var();
+    x(2, 0) = std::nan("");
+    x(1, 1) = INFINITY;
+    net.forward(x);
+    CHECK(net.layer<0>().running_mean() == mean);
+    CHECK(net.layer<0>().running_var() == var);
+    // A finite batch afterwards updates them again.
+    x(2, 0) = 0.25;
+    x(1, 1) = -0.5;
+    net.forward(x);
+    CHECK(net.layer<0>().running_mean() != mean);
+    for (const double v : net.layer<0>().running_var()) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("fit with terminate_on_nan off keeps BatchNorm's statistics finite through a NaN batch")
+{
+    using Net = Sequential<Input<2>, Dense<8>, BatchNorm1D<>, ReLU, Dense<2>>;
+    auto train = clusters(64, 1);
+    train.features(5, 1) = std::nanf("");  // one poisoned sample
+    Net net(1);
+    SGD optimizer(net, {.lr = 0.0});  // the weights stay finite; only the statistics could go bad
+    CrossEntropyLoss<float> loss;
+    fit(net, optimizer, loss, train, {.epochs = 1, .batch_size = 16, .terminate_on_nan = false, .verbose = verbosity::silent});
+    CHECK(net.layer<1>().num_batches_tracked() == 4);
+    for (const float v : net.layer<1>().running_mean()) CHECK(std::isfinite(v));
+    for (const float v : net.layer<1>().running_var()) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("predict takes any xtensor expression of the network's shape and refuses another rank")
+{
+    const auto test = clusters(40, 2);
+    Classifier net(3);
+    const auto expected = predict(net, test.features, 16);
+    auto same = [&](const auto& got) {
+        REQUIRE(got.shape() == expected.shape());
+        for (std::size_t i = 0; i < got.size(); ++i) CHECK(got.data()[i] == expected.data()[i]);
+    };
+    // Column-major storage, a strided view (every sample, transposed twice), double values, an expression.
+    xt::xtensor<float, 2, xt::layout_type::column_major> column_major = test.features;
+    same(predict(net, column_major, 16));
+    same(predict(net, xt::transpose(xt::transpose(test.features)), 16));
+    const tensor<double, 2> wider = xt::cast<double>(test.features);
+    same(predict(net, wider, 16));
+    same(predict(net, test.features * 1.0f, 7));
+    tensor<float, 3> wrong_rank({40, 2, 1});
+    CHECK_THROWS_WITH_AS(predict(net, wrong_rank), doctest::Contains("expects inputs of shape [N, 2] (rank 2), got shape [40, 2, 1]"),
+                         shape_error);
+    tensor<float, 2> wrong_width({40, 3});
+    CHECK_THROWS_AS(predict(net, wrong_width), shape_error);
 }

@@ -110,6 +110,38 @@ TEST_CASE("sparse_matrix: construction checks, triplets, normalisation")
     CHECK(d(1, 3) == doctest::Approx(1.0));  // duplicates summed to 3, then normalised
 }
 
+TEST_CASE("sparse_matrix refuses sizes its arrays cannot describe and entries outside it, naming them")
+{
+    using M = sparse_matrix<float>;
+    // rows + 1 wraps to 0: the offsets were read from an empty array (a null read) before.
+    CHECK_THROWS_WITH_AS(M(SIZE_MAX, 3, {}, {}, {}), doctest::Contains("rows are more than row offsets can hold"),
+                         value_error);
+    // from_triplets allocated no offsets, then wrote past them (a heap overflow) before.
+    CHECK_THROWS_WITH_AS(M::from_triplets(SIZE_MAX, 3, {{0, 0, 1.f}}), doctest::Contains("rows are more than"), value_error);
+    CHECK_THROWS_WITH_AS(M::from_triplets(SIZE_MAX, 3, {}), doctest::Contains("rows are more than"), value_error);
+    // Column indices are 32-bit: column 2^32 + 1 was stored as 1, out of order, before.
+    const std::size_t wide = (std::size_t{1} << 32) + 2;
+    CHECK_THROWS_WITH_AS(M::from_triplets(1, wide, {{0, 3, 1.f}, {0, (std::size_t{1} << 32) + 1, 2.f}}),
+                         doctest::Contains("4294967298 columns are more than 4294967296 (column indices are 32-bit)"),
+                         value_error);
+    CHECK_THROWS_AS(M(1, wide, {0, 0}, {}, {}), value_error);
+    CHECK_NOTHROW(M(1, M::max_cols, {0, 1}, {std::uint32_t(M::max_cols - 1)}, {1.f}));
+    CHECK_THROWS_WITH_AS(M::from_triplets(2, 2, {{0, 1, 1.f}, {1, 2, 1.f}}),
+                         doctest::Contains("entry 1 at (1, 2) is outside a 2 x 2 matrix"), value_error);
+    // Dense shapes from run-time sizes (to_dense, every buffer a layer sizes) are counted before xtensor
+    // computes strides from them: a product past PTRDIFF_MAX was a signed overflow inside xtensor before.
+    CHECK_THROWS_WITH_AS(checked_element_count<float>(std::array<std::size_t, 2>{SIZE_MAX, 2}),
+                         doctest::Contains("a tensor of shape [18446744073709551615, 2] has more elements than memory can index"),
+                         shape_error);
+    CHECK_THROWS_AS(checked_element_count<double>(std::array<std::size_t, 2>{std::size_t{1} << 31, std::size_t{1} << 30}),
+                    shape_error);
+    CHECK(checked_element_count<double>(std::array<std::size_t, 2>{std::size_t{1} << 30, std::size_t{1} << 29}) ==
+          std::size_t{1} << 59);
+    tensor<float, 2> buffer;
+    CHECK_THROWS_AS(ensure_shape(buffer, std::array<std::size_t, 2>{std::size_t{1} << 40, std::size_t{1} << 40}), shape_error);
+    CHECK(checked_element_count<float>(std::array<std::size_t, 3>{SIZE_MAX, 0, 7}) == 0);
+}
+
 TEST_CASE("spmm matches a dense product for every feature-width path")
 {
     random_engine rng(3);

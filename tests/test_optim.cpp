@@ -5,7 +5,9 @@
 #include <lepton/optim/adam.hpp>
 #include <lepton/optim/sgd.hpp>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 namespace {
@@ -199,4 +201,62 @@ TEST_CASE("large updates split between threads touch each trainable element once
     const auto sgd = compare_threaded_update<lepton::SGD<float>>(lepton::SGDOptions{.lr = 0.1, .momentum = 0.9});
     CHECK(sgd.changed == sgd.trainable_nonzero);
     CHECK(sgd.differ == 0);
+}
+
+namespace {
+
+/// Freezes layer 0 for `frozen_steps` steps, unfreezes it and takes one more;
+/// returns layer 0's parameters before that step, after it, and its gradients.
+template <class Opt, class Options>
+std::array<std::vector<double>, 3> first_step_after_unfreezing(Options options, int frozen_steps)
+{
+    FreezeNet net(3);
+    net.freeze(0);
+    Opt opt(net, options);
+    train_steps(net, opt, frozen_steps);
+    net.unfreeze(0);
+    const std::vector<double> before(net.parameters().begin(), net.parameters().begin() + layer0_size);
+    const auto after = train_steps(net, opt, 1);
+    return {before, std::vector<double>(after.begin(), after.begin() + layer0_size),
+            std::vector<double>(net.gradients().begin(), net.gradients().begin() + layer0_size)};
+}
+
+} // namespace
+
+TEST_CASE("Adam keeps a step count per parameter tensor: a tensor unfrozen late takes a first step")
+{
+    // PyTorch's per-parameter state: the first step of a tensor moves it by
+    // lr * g / (|g| + eps) (both moments bias-corrected at t = 1), however many
+    // steps the optimizer took before while the tensor was frozen. A single
+    // step count (t = 4 here) gives 0.58 of that.
+    const double lr = 0.01, eps = 1e-8;
+    const auto [before, after, grad] = first_step_after_unfreezing<lepton::Adam<double>>(lepton::AdamOptions{.lr = lr}, 3);
+    for (std::size_t i = 0; i < layer0_size; ++i) {
+        INFO("element " << i << " gradient " << grad[i]);
+        CHECK(after[i] == doctest::Approx(before[i] - lr * grad[i] / (std::abs(grad[i]) + eps)).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("SGD starts each tensor's momentum buffer at its own first step, dampening included")
+{
+    // torch.optim.SGD: the buffer starts as the gradient itself (no dampening on
+    // the first step), so a tensor unfrozen late moves by lr * g.
+    const double lr = 0.1;
+    const auto [before, after, grad] = first_step_after_unfreezing<lepton::SGD<double>>(
+        lepton::SGDOptions{.lr = lr, .momentum = 0.9, .dampening = 0.5}, 2);
+    for (std::size_t i = 0; i < layer0_size; ++i) CHECK(after[i] == doctest::Approx(before[i] - lr * grad[i]).epsilon(1e-12));
+}
+
+TEST_CASE("optimizers count steps per tensor, and only for the tensors they update")
+{
+    FreezeNet net(3);
+    lepton::Adam opt(net);
+    net.freeze("2.bias");
+    train_steps(net, opt, 2);
+    net.unfreeze("2.bias");
+    train_steps(net, opt, 1);
+    CHECK(opt.steps() == 3);
+    const std::vector<std::int64_t> expected{3, 3, 3, 1};  // 0.weight, 0.bias, 2.weight, 2.bias
+    const auto steps = opt.tensor_steps();
+    CHECK(std::vector<std::int64_t>(steps.begin(), steps.end()) == expected);
 }

@@ -2,6 +2,7 @@
 // double through several steps, run-time sequence lengths, shape errors.
 #include <doctest/doctest.h>
 
+#include <lepton/io/checkpoint.hpp>
 #include <lepton/lepton.hpp>
 #include <lepton/testing/gradient_check.hpp>
 
@@ -280,4 +281,123 @@ TEST_CASE("gradients with a non-zero initial state, and GRU state carried across
     const auto& tail = net.forward(second);
     for (std::size_t t = 0; t < 3; ++t)
         for (std::size_t j = 0; j < 4; ++j) CHECK(tail(0, t, j) == doctest::Approx(whole(0, t + 3, j)).epsilon(1e-12));
+}
+
+namespace {
+
+/// A float64 tensor [N, T, F] of a reference file written by tests/reference/write_references.py.
+tensor<double, 3> reference_sequences(const io::safetensors_file& file, const char* name)
+{
+    const io::tensor_info* t = file.find(name);
+    REQUIRE(t != nullptr);
+    REQUIRE(t->type == io::dtype::F64);
+    REQUIRE(t->shape.size() == 3);
+    tensor<double, 3> out({t->shape[0], t->shape[1], t->shape[2]});
+    io::detail::copy_from_le(file.bytes(*t).data(), out.data(), out.size());
+    return out;
+}
+
+/// Loads PyTorch's state_dict for the case into `Net` unchanged and compares its
+/// output (evaluation mode) with the one PyTorch computed for the same input.
+template <class Net>
+void check_against_pytorch(const std::string& name)
+{
+    const std::string dir = LEPTON_REFERENCE_DIR "/";
+    Net net(1);
+    io::load_weights(net, dir + name + ".weights.safetensors");
+    const io::safetensors_file data(dir + name + ".io.safetensors");
+    const auto x = reference_sequences(data, "input"), expected = reference_sequences(data, "output");
+    net.eval();
+    const auto& y = net.forward(x);
+    REQUIRE(std::equal(y.shape().begin(), y.shape().end(), expected.shape().begin()));
+    double worst = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y.data()[i] - expected.data()[i]));
+    INFO(name);
+    CHECK(worst < 1e-12);
+}
+
+} // namespace
+
+TEST_CASE("stacked LSTM and GRU (and bidirectional stacks) load PyTorch's state_dict as is and agree with PyTorch")
+{
+    // torch.nn.LSTM(6, 10, num_layers=2, dropout=0.25): weight_ih_l1 and the rest load under their own names.
+    check_against_pytorch<Network<double, cpu, Input<dynamic, 6>, LSTM<10, true, 2, 0.25>>>("lstm_2_layers");
+    check_against_pytorch<Network<double, cpu, Input<dynamic, 6>, GRU<4, true, 2>>>("gru_2_layers");
+    check_against_pytorch<Network<double, cpu, Input<dynamic, 6>, Bidirectional<LSTM<3, true, 2>>>>(
+        "lstm_2_layers_bidirectional");
+    check_against_pytorch<Network<double, cpu, Input<dynamic, 6>, Bidirectional<GRU<2, true, 3, 0.5>>>>(
+        "gru_3_layers_bidirectional");
+}
+
+TEST_CASE("stacked recurrent layers: shapes, parameter counts and PyTorch's names in PyTorch's order")
+{
+    using Stacked = Network<double, cpu, Input<dynamic, 6>, LSTM<10, false, 2>>;
+    static_assert(std::is_same_v<Stacked::output_shape, Shape<10>>);
+    // PyTorch: layer 0 has 4H(F + H + 2) parameters, layer 1 4H(H + H + 2).
+    static_assert(Stacked::parameter_count == 40 * (6 + 10 + 2) + 40 * (10 + 10 + 2));
+    using BiStack = Network<double, cpu, Input<dynamic, 6>, Bidirectional<GRU<4, true, 2>>>;
+    static_assert(std::is_same_v<BiStack::output_shape, Shape<dynamic, 8>>);
+    static_assert(BiStack::parameter_count == 2 * 12 * (6 + 4 + 2) + 2 * 12 * (8 + 4 + 2));
+    BiStack net(1);
+    std::vector<std::string> names;
+    net.for_each_parameter([&](const std::string& name, double*, double*, const parameter_shape&) { names.push_back(name); });
+    const std::vector<std::string> expected{"0.weight_ih_l0",         "0.weight_hh_l0",         "0.bias_ih_l0",
+                                            "0.bias_hh_l0",           "0.weight_ih_l0_reverse", "0.weight_hh_l0_reverse",
+                                            "0.bias_ih_l0_reverse",   "0.bias_hh_l0_reverse",   "0.weight_ih_l1",
+                                            "0.weight_hh_l1",         "0.bias_ih_l1",           "0.bias_hh_l1",
+                                            "0.weight_ih_l1_reverse", "0.weight_hh_l1_reverse", "0.bias_ih_l1_reverse",
+                                            "0.bias_hh_l1_reverse"};
+    CHECK(names == expected);
+}
+
+TEST_CASE("stacked recurrent layers: gradients through the stack and the dropout between its layers")
+{
+    // Training mode (the default): the dropout masks are drawn, and kept across the check's passes.
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, LSTM<5, true, 2>>>(2, 4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, LSTM<4, false, 3, 0.5>, Dense<2>>>(2, 4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, GRU<4, true, 2, 0.3>>>(3, 3)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 3>, Bidirectional<LSTM<3, true, 2, 0.4>>>>(2, 4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<dynamic, 2>, Bidirectional<GRU<3, false, 2>>, Dense<2>>>(2, 3)));
+}
+
+TEST_CASE("dropout between stacked layers acts in training only, on every layer's output but the last")
+{
+    using Net = Network<double, cpu, Input<dynamic, 3>, LSTM<6, true, 2, 0.5>>;
+    using Plain = Network<double, cpu, Input<dynamic, 3>, LSTM<6, true>, LSTM<6, true>>;
+    static_assert(Net::parameter_count == Plain::parameter_count);
+    Net net(3);
+    Plain plain(0);
+    std::copy(net.parameters().begin(), net.parameters().end(), plain.parameters().begin());
+    const auto x = random_sequences<Net>(4, 5, 2);
+    net.eval();
+    plain.eval();
+    const tensor<double, 3> evaluated = net.forward(x);
+    const auto& reference = plain.forward(x);
+    for (std::size_t i = 0; i < evaluated.size(); ++i) CHECK(evaluated.data()[i] == reference.data()[i]);
+    net.train();
+    const auto& trained = net.forward(x);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < trained.size(); ++i) differ += trained.data()[i] != evaluated.data()[i];
+    CHECK(differ > trained.size() / 2);
+    // The first layer's own output is not dropped: it still equals the unstacked layer's.
+    const auto& first = net.layer<0>().layer<0>().output();
+    const auto& plain_first = plain.layer<0>().output();
+    for (std::size_t i = 0; i < first.size(); ++i) CHECK(first.data()[i] == plain_first.data()[i]);
+}
+
+TEST_CASE("loading a file of another structure names the missing and the unexpected tensors together")
+{
+    // Two single-layer LSTMs in a row, against PyTorch's stacked LSTM: every tensor is in the wrong place.
+    Network<double, cpu, Input<dynamic, 6>, LSTM<10, true>, LSTM<10, true>> net(1);
+    const std::vector<double> before(net.parameters().begin(), net.parameters().end());
+    std::string message;
+    try {
+        io::load_weights(net, LEPTON_REFERENCE_DIR "/lstm_2_layers.weights.safetensors");
+    } catch (const io_error& e) {
+        message = e.what();
+    }
+    INFO(message);
+    CHECK(message.find("4 missing tensors: '1.weight_ih_l0' (F64 [40, 10])") != std::string::npos);
+    CHECK(message.find("4 unexpected tensors: '0.weight_ih_l1'") != std::string::npos);
+    CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
 }

@@ -9,6 +9,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -56,8 +57,7 @@ public:
             }
             if (got == 0)
                 throw io_error("lepton: '" + path_ + "': truncated at offset " + std::to_string(offset_ + done) +
-                               " while reading " + what + " (" + std::to_string(n) + " bytes expected from offset " +
-                               std::to_string(offset_) + ")");
+                               " while reading " + what);
             done += static_cast<std::size_t>(got);
         }
         offset_ += n;
@@ -81,9 +81,16 @@ private:
 
 } // namespace detail
 
+/// Files larger than this are refused before anything is allocated (16 GiB,
+/// well above any IDX data set; a size in the header is not trusted).
+inline constexpr std::size_t idx_max_bytes = std::size_t{1} << 34;
+
 /// Reads an IDX file of unsigned bytes (type code 0x08). Offsets in errors
-/// count bytes of the decompressed stream.
-inline idx_array read_idx(const std::string& path)
+/// count bytes of the decompressed stream. The sizes in the header are only
+/// claims: the data is read in pieces as it arrives, so a header that claims
+/// more than the file holds fails as truncated without allocating what it
+/// claims, and a product of sizes beyond `max_bytes` is refused outright.
+inline idx_array read_idx(const std::string& path, std::size_t max_bytes = idx_max_bytes)
 {
     detail::gz_reader in(path);
     unsigned char magic[4];
@@ -102,20 +109,35 @@ inline idx_array read_idx(const std::string& path)
         throw io_error("lepton: '" + path + "': bad IDX rank " + std::to_string(rank) + " at offset 3");
 
     idx_array result;
-    std::size_t count = 1;
     for (int d = 0; d < rank; ++d) {
         unsigned char be[4];
         const std::size_t at = in.offset();
         in.read(be, 4, "a dimension");
         const std::size_t n = (std::size_t(be[0]) << 24) | (std::size_t(be[1]) << 16) | (std::size_t(be[2]) << 8) | be[3];
-        if (n == 0 || n > (std::size_t{1} << 31))
-            throw io_error("lepton: '" + path + "': implausible dimension " + std::to_string(n) + " at offset " +
+        if (n == 0)
+            throw io_error("lepton: '" + path + "': dimension " + std::to_string(d) + " is 0 at offset " +
                            std::to_string(at));
         result.dims.push_back(n);
+    }
+    std::string shape = "[";
+    for (std::size_t d = 0; d < result.dims.size(); ++d) shape += (d ? ", " : "") + std::to_string(result.dims[d]);
+    shape += "]";
+    std::size_t count = 1;
+    for (const std::size_t n : result.dims) {
+        if (count > max_bytes / n)
+            throw io_error("lepton: '" + path + "': the header claims shape " + shape + ", more than the limit of " +
+                           std::to_string(max_bytes) + " bytes");
         count *= n;
     }
-    result.values.resize(count);
-    in.read(result.values.data(), count, "the data");
+    const std::string what = "the data of shape " + shape + " (" + std::to_string(count) + " bytes from offset " +
+                             std::to_string(in.offset()) + ")";
+    constexpr std::size_t piece = std::size_t{1} << 22;
+    for (std::size_t have = 0; have < count;) {
+        const std::size_t n = std::min(piece, count - have);
+        result.values.resize(have + n);
+        in.read(result.values.data() + have, n, what.c_str());
+        have += n;
+    }
     if (!in.at_end())
         throw io_error("lepton: '" + path + "': unexpected bytes after the data at offset " + std::to_string(in.offset()));
     return result;

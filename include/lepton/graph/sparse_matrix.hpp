@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <span>
 #include <string>
@@ -43,12 +44,17 @@ public:
         : rows_(rows), cols_(cols), offsets_(std::move(row_offsets)), columns_(std::move(columns)),
           values_(std::move(values))
     {
+        check_size(rows, cols);
         validate();
     }
+
+    /// The most columns a matrix can have: column indices are `index_type`.
+    static constexpr std::size_t max_cols = std::size_t{std::numeric_limits<index_type>::max()} + 1;
 
     /// Builds from coordinates in any order; entries at the same position are summed.
     static sparse_matrix from_triplets(std::size_t rows, std::size_t cols, std::vector<triplet<T>> entries)
     {
+        check_size(rows, cols);
         for (std::size_t i = 0; i < entries.size(); ++i)
             if (entries[i].row >= rows || entries[i].col >= cols)
                 throw value_error("lepton: sparse_matrix: entry " + std::to_string(i) + " at (" +
@@ -76,6 +82,7 @@ public:
     /// The non-zeros of a dense [rows, cols] tensor.
     static sparse_matrix from_dense(const tensor<T, 2>& dense)
     {
+        check_size(dense.shape()[0], dense.shape()[1]);
         sparse_matrix m;
         m.rows_ = dense.shape()[0];
         m.cols_ = dense.shape()[1];
@@ -123,6 +130,7 @@ public:
     /// The same matrix, densely.
     tensor<T, 2> to_dense() const
     {
+        checked_element_count<T>(shape());
         tensor<T, 2> d(std::array<std::size_t, 2>{rows_, cols_});
         std::fill(d.begin(), d.end(), T(0));
         for (std::size_t r = 0; r < rows_; ++r)
@@ -150,6 +158,17 @@ public:
     }
 
 private:
+    /// Refuses sizes the CSR arrays cannot describe: rows + 1 offsets must be
+    /// countable, and every column must have an `index_type` index.
+    static void check_size(std::size_t rows, std::size_t cols)
+    {
+        if (rows >= std::vector<std::size_t>().max_size())
+            throw value_error("lepton: sparse_matrix: " + std::to_string(rows) + " rows are more than row offsets can hold");
+        if (cols > max_cols)
+            throw value_error("lepton: sparse_matrix: " + std::to_string(cols) + " columns are more than " +
+                              std::to_string(max_cols) + " (column indices are 32-bit)");
+    }
+
     void validate() const
     {
         auto fail = [](const std::string& what) { throw value_error("lepton: sparse_matrix: " + what); };

@@ -15,21 +15,26 @@
 ///   "optimizer.<parameter>.<state>"   shaped like the parameter
 ///                           ("optimizer.0.weight.exp_avg", "...exp_avg_sq" for
 ///                           Adam, "...momentum_buffer" for SGD with momentum),
+///   "optimizer.<parameter>.step"      the steps that tensor has taken, a 0-d
+///                           I64 (state is per tensor, as in PyTorch),
 /// and, as "__metadata__" strings, "lepton.epoch", "lepton.optimizer.steps",
 /// "lepton.optimizer.lr", "lepton.rng" (the network's generator, so dropout
 /// masks continue where they stopped) and, when a loader is given,
 /// "lepton.loader" (its generator and sample order).
 ///
-/// Loading checks every name, dtype and shape before it changes anything: a
-/// missing or unexpected tensor, a wrong dtype or shape throws `io_error`
-/// naming the file and the first mismatch, and the network (optimizer, loader)
-/// keeps its values.
+/// Loading checks every name, dtype, shape and counter before it changes
+/// anything: missing or unexpected tensors (all of them are listed), a wrong
+/// dtype or shape, a counter or step outside [0, 2^53), a non-finite learning
+/// rate throw `io_error` naming the file and what is wrong, and the network
+/// (optimizer, loader) keeps its values.
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <span>
 #include <string>
@@ -87,13 +92,23 @@ std::vector<slot> optimizer_slots(Net& net, Optimizer& optimizer)
     std::vector<slot> slots;
     T* const base = net.parameters().data();
     const std::size_t size = net.parameters().size();
+    const auto mismatch = [] {
+        return value_error("lepton: the optimizer's state does not match the network's parameters (was it built on this network?)");
+    };
     optimizer.for_each_state([&](const char* state, std::span<T> values) {
-        if (values.size() != size)
-            throw value_error("lepton: the optimizer's state does not match the network's parameters (was it built on this network?)");
+        if (values.size() != size) throw mismatch();
         net.for_each_parameter([&](const std::string& name, T* data, T*, const parameter_shape& shape) {
             slots.push_back(make_slot("optimizer." + name + "." + state, values.data() + (data - base), shape));
         });
     });
+    // Each tensor's own step count, a 0-d I64 (PyTorch keeps "step" per parameter too).
+    const std::span<std::int64_t> steps = optimizer.tensor_steps();
+    std::size_t i = 0;
+    net.for_each_parameter([&](const std::string& name, T*, T*, const parameter_shape&) {
+        if (i >= steps.size()) throw mismatch();
+        slots.push_back(make_slot("optimizer." + name + ".step", &steps[i++], parameter_shape{}));
+    });
+    if (i != steps.size()) throw mismatch();
     return slots;
 }
 
@@ -117,23 +132,54 @@ inline void save_slots(const std::filesystem::path& path, const std::vector<slot
 
 inline std::string dtype_text(dtype t) { return std::string(dtype_name(t)); }
 
-/// Throws for the first slot the file lacks or holds with another dtype or
-/// shape, then for the first file tensor no slot expects (except those under
-/// `ignored_prefix`, when one is given).
+/// Counters (I64 tensors: BatchNorm's `num_batches_tracked`, optimizer steps)
+/// and step counts are incremented after loading: values outside [0, 2^53)
+/// would overflow or lose their meaning, so a file holding one is refused.
+inline constexpr std::int64_t max_count = std::int64_t{1} << 53;
+
+/// Throws when the file's tensors are not the slots: the message lists every
+/// slot the file lacks and every file tensor no slot expects (except those
+/// under `ignored_prefix`, when one is given), since one list without the
+/// other hides the cause (a renamed layer shows up in both). Then throws for
+/// the first tensor held with another dtype or shape, and for a counter
+/// outside [0, 2^53).
 inline void check_slots(const safetensors_file& file, const std::vector<slot>& slots, std::string_view ignored_prefix)
 {
     auto fail = [&](const std::string& what) { throw io_error("lepton: '" + file.path() + "': " + what); };
-    for (const slot& s : slots) {
-        const tensor_info* t = file.find(s.name);
-        if (!t) fail("missing tensor '" + s.name + "' (" + dtype_text(s.type) + " " + shape_text(s.shape) + ")");
-        if (t->type != s.type)
-            fail(s.name + ": expected dtype " + dtype_text(s.type) + ", file has " + dtype_text(t->type));
-        if (t->shape != s.shape) fail(s.name + ": expected " + shape_text(s.shape) + ", file has " + shape_text(t->shape));
-    }
+    auto listed = [](const std::vector<std::string>& entries, const char* what) {
+        constexpr std::size_t shown = 12;
+        std::string text = std::to_string(entries.size()) + " " + what + (entries.size() > 1 ? "s: " : ": ");
+        for (std::size_t i = 0; i < entries.size() && i < shown; ++i) text += (i ? ", " : "") + entries[i];
+        if (entries.size() > shown) text += " and " + std::to_string(entries.size() - shown) + " more";
+        return text;
+    };
+    std::vector<std::string> missing, unexpected;
+    for (const slot& s : slots)
+        if (!file.find(s.name))
+            missing.push_back("'" + s.name + "' (" + dtype_text(s.type) + " " + shape_text(s.shape) + ")");
     for (const tensor_info& t : file.tensors()) {
         if (!ignored_prefix.empty() && t.name.starts_with(ignored_prefix)) continue;
         const bool expected = std::any_of(slots.begin(), slots.end(), [&](const slot& s) { return s.name == t.name; });
-        if (!expected) fail("unexpected tensor '" + t.name + "' (the network has no parameter or buffer of that name)");
+        if (!expected) unexpected.push_back("'" + t.name + "'");
+    }
+    if (!missing.empty() && !unexpected.empty())
+        fail(listed(missing, "missing tensor") + "; " + listed(unexpected, "unexpected tensor") +
+             " (the network has no parameter or buffer of that name)");
+    if (!missing.empty()) fail(listed(missing, "missing tensor"));
+    if (!unexpected.empty())
+        fail(listed(unexpected, "unexpected tensor") + " (the network has no parameter or buffer of that name)");
+    for (const slot& s : slots) {
+        const tensor_info* t = file.find(s.name);
+        if (t->type != s.type)
+            fail(s.name + ": expected dtype " + dtype_text(s.type) + ", file has " + dtype_text(t->type));
+        if (t->shape != s.shape) fail(s.name + ": expected " + shape_text(s.shape) + ", file has " + shape_text(t->shape));
+        if (s.type == dtype::I64) {
+            std::vector<std::int64_t> counts(s.count);
+            copy_from_le(file.bytes(*t).data(), counts.data(), s.count);
+            for (std::size_t i = 0; i < s.count; ++i)
+                if (counts[i] < 0 || counts[i] >= max_count)
+                    fail(s.name + ": count " + std::to_string(counts[i]) + " is outside [0, 2^53)");
+        }
     }
 }
 
@@ -197,6 +243,13 @@ std::int64_t load_checkpoint_with(const std::filesystem::path& path, Net& net, O
     const auto epoch = metadata_number<std::int64_t>(file, "lepton.epoch");
     const auto steps = metadata_number<std::int64_t>(file, "lepton.optimizer.steps");
     const auto lr = metadata_number<double>(file, "lepton.optimizer.lr");
+    auto out_of_range = [&](const char* key, const std::string& range) {
+        throw io_error("lepton: '" + file.path() + "': __metadata__ '" + key + "' is '" + metadata_entry(file, key) +
+                       "', outside " + range);
+    };
+    if (epoch < 0 || epoch > std::numeric_limits<std::int32_t>::max()) out_of_range("lepton.epoch", "[0, 2^31)");
+    if (steps < 0 || steps >= max_count) out_of_range("lepton.optimizer.steps", "[0, 2^53)");
+    if (!std::isfinite(lr) || lr < 0) out_of_range("lepton.optimizer.lr", "the finite numbers >= 0");
     random_engine rng;
     try {
         rng.set_state(metadata_entry(file, "lepton.rng"));

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "layer.hpp"
+#include "recurrent_stack.hpp"
 
 namespace lepton {
 
@@ -146,12 +147,30 @@ private:
     typename inner_type::output_type dy_forward_, dy_reverse_;
 };
 
-/// `Bidirectional<LSTM<H, ReturnSequences>>` (or a GRU): both directions, features concatenated.
+namespace detail {
+/// What `Bidirectional<Spec>` binds to: one bidirectional layer, or a stack of
+/// them (`Wrap` is `Bidirectional`) when `Spec` has several layers.
+template <template <class> class Wrap, class Spec, class T, class Backend, class In, std::size_t Index>
+struct bidirectional_bind {
+    using type = bidirectional_layer<T, Backend, In, Index, Spec>;
+};
+template <template <class> class Wrap, class Spec, class T, class Backend, class In, std::size_t Index>
+    requires(recurrent_layers<Spec> > 1)
+struct bidirectional_bind<Wrap, Spec, T, Backend, In, Index> {
+    using type = typename stacked_spec<Spec::template single, Wrap, Spec::return_sequences, Spec::layers,
+                                       Spec::dropout>::template bind<T, Backend, In, Index>;
+};
+} // namespace detail
+
+/// `Bidirectional<LSTM<H, ReturnSequences>>` (or a GRU): both directions,
+/// features concatenated. With a stacked spec (`LSTM<H, RS, Layers, Dropout>`)
+/// every layer is bidirectional and reads both directions of the one before,
+/// as `torch.nn.LSTM(num_layers=Layers, bidirectional=True)`.
 template <class Spec>
 struct Bidirectional {
     /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
-    using bind = bidirectional_layer<T, Backend, In, Index, Spec>;
+    using bind = typename detail::bidirectional_bind<Bidirectional, Spec, T, Backend, In, Index>::type;
 };
 
 } // namespace lepton

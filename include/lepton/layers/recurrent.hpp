@@ -2,7 +2,7 @@
 /// \file
 /// What LSTM and GRU share: the [time, features] input check, the output shape
 /// (every step or the last), time-major scratch layout, and PyTorch's
-/// parameter names and initialisation for a single-layer, unidirectional cell.
+/// parameter names and initialisation for one unidirectional layer.
 ///
 /// Sequences are batch-first, [N, T, F], with T a run-time size (`dynamic`) or
 /// fixed. Internally a layer works time-major, [T, N, .], so that the rows of
@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <string>
 
 #include "../core/compat.hpp"
 #include "../kernels/elementwise.hpp"
@@ -109,9 +110,10 @@ inline void store(T* p, const V& v)
         v.store_unaligned(p);
 }
 
-/// Parameters of a PyTorch single-layer RNN with `Gates` gate blocks, laid out
-/// weight_ih [G*H, F], weight_hh [G*H, H], bias_ih [G*H], bias_hh [G*H].
-template <class T, std::size_t Gates, std::size_t Features, std::size_t Hidden>
+/// Parameters of layer `Layer` of a PyTorch RNN with `Gates` gate blocks, laid
+/// out weight_ih [G*H, F], weight_hh [G*H, H], bias_ih [G*H], bias_hh [G*H] and
+/// named with PyTorch's suffix `_l<Layer>` ("weight_ih_l0", "bias_hh_l1", ...).
+template <class T, std::size_t Gates, std::size_t Features, std::size_t Hidden, std::size_t Layer>
 struct recurrent_parameters {
     static constexpr std::size_t rows = Gates * Hidden;
     static constexpr std::size_t count = rows * Features + rows * Hidden + 2 * rows;
@@ -133,22 +135,23 @@ struct recurrent_parameters {
     template <class F>
     void for_each(F&& f)
     {
-        f("weight_ih_l0", w_ih, g_w_ih, parameter_shape{rows, Features});
-        f("weight_hh_l0", w_hh, g_w_hh, parameter_shape{rows, Hidden});
-        f("bias_ih_l0", b_ih, g_b_ih, parameter_shape{rows});
-        f("bias_hh_l0", b_hh, g_b_hh, parameter_shape{rows});
+        static const std::string suffix = "_l" + std::to_string(Layer);
+        f(("weight_ih" + suffix).c_str(), w_ih, g_w_ih, parameter_shape{rows, Features});
+        f(("weight_hh" + suffix).c_str(), w_hh, g_w_hh, parameter_shape{rows, Hidden});
+        f(("bias_ih" + suffix).c_str(), b_ih, g_b_ih, parameter_shape{rows});
+        f(("bias_hh" + suffix).c_str(), b_hh, g_b_hh, parameter_shape{rows});
     }
 };
 
 /// What LSTM and GRU layers share: sizes, the parameter block with PyTorch's
-/// names, and the batch and length of the last forward pass.
-template <class T, class In, std::size_t Hidden, std::size_t Gates, bool ReturnSequences>
+/// names (layer `Layer` of a stack), and the batch and length of the last forward pass.
+template <class T, class In, std::size_t Hidden, std::size_t Gates, bool ReturnSequences, std::size_t Layer>
 class recurrent_base : public layer_base<T, In, recurrent_output<In, Hidden, ReturnSequences>> {
 protected:
     static constexpr std::size_t F = In::dims[In::rank - 1];
     static constexpr std::size_t H = Hidden;
     static constexpr std::size_t G = Gates * Hidden;
-    using params = recurrent_parameters<T, Gates, F, Hidden>;
+    using params = recurrent_parameters<T, Gates, F, Hidden, Layer>;
 
 public:
     static constexpr std::size_t parameter_count = params::count;

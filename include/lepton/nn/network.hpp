@@ -237,8 +237,12 @@ public:
             if (p.name == name) return p.frozen;
         throw value_error("lepton: no parameter named '" + std::string(name) + "'");
     }
-    /// The trainable parts of `parameters()`; optimizers read this list at every step.
+    /// The trainable parts of `parameters()`, adjacent tensors merged.
     const std::vector<parameter_range>& trainable_ranges() const noexcept { return trainable_; }
+    /// Every parameter tensor's part of `parameters()`, in `for_each_parameter`
+    /// order, with its `frozen` flag; optimizers read this list at every step
+    /// and keep their state per tensor.
+    const std::vector<parameter_range>& parameter_ranges() const noexcept { return tensors_; }
 
     /// The output of the last forward call.
     const output_type& output() const { return std::get<layer_count - 1>(layers_).output(); }
@@ -395,7 +399,9 @@ private:
     void update_trainable()
     {
         trainable_.clear();
+        tensors_.clear();
         for (const auto& p : slices_) {
+            tensors_.push_back({p.begin, p.end, p.frozen});
             if (p.frozen) continue;
             if (!trainable_.empty() && trainable_.back().end == p.begin)
                 trainable_.back().end = p.end;
@@ -580,6 +586,7 @@ private:
     const input_type* last_input_ = nullptr;
     std::vector<parameter_slice> slices_;
     std::vector<parameter_range> trainable_;
+    std::vector<parameter_range> tensors_;
     const sparse_matrix<T>* sparse_input_ = nullptr;  ///< input of layer `sparse_consumer_` when sparse
     const input_type& (Network::*sparse_backward_)(const output_type&) = nullptr;
     std::size_t sparse_consumer_ = 0;

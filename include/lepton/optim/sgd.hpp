@@ -39,9 +39,11 @@ template <class T>
 class SGD {
 public:
     /// Optimises `params` using `grads` (same size).
+    /// `tensors` lists the parameter tensors (see `update_ranges`); without it the buffer is one tensor.
     SGD(std::span<T> params, std::span<const T> grads, SGDOptions options = {},
-        const std::vector<parameter_range>* trainable = nullptr)
-        : params_(params), grads_(grads), options_(options), ranges_(params.size(), trainable)
+        const std::vector<parameter_range>* tensors = nullptr)
+        : params_(params), grads_(grads), options_(options), ranges_(params.size(), tensors),
+          tensor_steps_(ranges_.size(), 0)
     {
         if (params.size() != grads.size()) throw std::invalid_argument("lepton: SGD: parameter and gradient sizes differ");
         if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
@@ -50,16 +52,21 @@ public:
     /// Optimises `net`'s trainable (not frozen) parameters.
     template <class Net>
     explicit SGD(Net& net, SGDOptions options = {})
-        : SGD(net.parameters(), net.gradients(), options, &net.trainable_ranges())
+        : SGD(net.parameters(), net.gradients(), options, &net.parameter_ranges())
     {
     }
 
-    /// One update of every parameter from its gradient.
+    /// One update of every parameter tensor that is not frozen. Each tensor's
+    /// momentum buffer starts at its own first step (as PyTorch's
+    /// per-parameter state): a tensor unfrozen late starts from its gradient.
     void step()
     {
         if (options_.momentum != 0 && momentum_.size() != params_.size()) momentum_.assign(params_.size(), T(0));
-        detail::update_in_parallel(ranges_.get(),
-                                   [&](std::size_t begin, std::size_t end) { update(begin, end - begin); });
+        const auto ranges = ranges_.get();
+        detail::update_in_parallel(ranges, [&](std::size_t tensor, std::size_t begin, std::size_t end) {
+            update(begin, end - begin, tensor_steps_[tensor] == 0);
+        });
+        for (std::size_t i = 0; i < ranges.size(); ++i) tensor_steps_[i] += !ranges[i].frozen;
         ++steps_;
     }
 
@@ -70,10 +77,13 @@ public:
     /// The hyper-parameters.
     const SGDOptions& options() const noexcept { return options_; }
 
-    /// Steps taken (the momentum buffer starts on the first).
+    /// Calls of `step()`.
     std::int64_t steps() const noexcept { return steps_; }
-    /// Restores the step count of a saved state.
+    /// Restores the count of `step()` calls of a saved state.
     void set_steps(std::int64_t steps) noexcept { steps_ = steps; }
+    /// The steps each parameter tensor has taken (its momentum buffer starts on
+    /// the first), in the order of the network's parameters; writable, for checkpoints.
+    std::span<std::int64_t> tensor_steps() noexcept { return tensor_steps_; }
     /// Calls f("momentum_buffer", values) when momentum is on (PyTorch's name;
     /// laid out like the parameters, for checkpoints).
     template <class F>
@@ -85,8 +95,8 @@ public:
     }
 
 private:
-    /// The update of elements [offset, offset + n).
-    void update(std::size_t offset, std::size_t n)
+    /// The update of elements [offset, offset + n), the first of their tensor when `first`.
+    void update(std::size_t offset, std::size_t n, bool first)
     {
         const std::array<std::size_t, 1> shape{n};
         auto p = xt::adapt(params_.data() + offset, n, xt::no_ownership(), shape);
@@ -101,7 +111,7 @@ private:
             return;
         }
         auto b = xt::adapt(momentum_.data() + offset, n, xt::no_ownership(), shape);
-        if (steps_ == 0)
+        if (first)
             xt::noalias(b) = grad + wd * p;
         else
             xt::noalias(b) = mu * b + damp * (grad + wd * p);
@@ -116,6 +126,7 @@ private:
     SGDOptions options_;
     detail::update_ranges ranges_;
     storage<T> momentum_;
+    std::vector<std::int64_t> tensor_steps_;
     std::int64_t steps_ = 0;
 };
 

@@ -9,11 +9,13 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "../core/compat.hpp"
+#include "../core/error.hpp"
 #include "allocator.hpp"
 
 namespace lepton {
@@ -52,11 +54,32 @@ inline std::string shape_string(const Shape& shape)
     return out.str();
 }
 
+/// The number of elements of a dense tensor of `T` with `shape`. Throws
+/// `shape_error` naming the shape when the product overflows or its bytes
+/// exceed PTRDIFF_MAX (xtensor's strides and Lepton's offsets are signed):
+/// call it before shaping a tensor from sizes that came from outside.
+template <class T, class Shape>
+inline std::size_t checked_element_count(const Shape& shape)
+{
+    const std::size_t limit = static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T);
+    std::size_t count = 1;
+    bool zero = false;
+    for (auto d : shape) zero = zero || d == 0;
+    if (zero) return 0;
+    for (auto d : shape) {
+        if (count > limit / static_cast<std::size_t>(d))
+            throw shape_error("lepton: a tensor of shape " + shape_string(shape) + " has more elements than memory can index");
+        count *= static_cast<std::size_t>(d);
+    }
+    return count;
+}
+
 /// Resizes `t` to `shape` only when it differs (no work, and no allocation, in steady state).
 template <class Tensor, class Shape>
 inline void ensure_shape(Tensor& t, const Shape& shape)
 {
     if (!std::equal(shape.begin(), shape.end(), t.shape().begin(), t.shape().end())) {
+        checked_element_count<typename Tensor::value_type>(shape);
         typename Tensor::shape_type s;
         std::copy(shape.begin(), shape.end(), s.begin());
         t.resize(s);

@@ -214,39 +214,69 @@ logs evaluate(Net& net, Loss& loss, const data::Dataset<typename Net::value_type
     return detail::evaluate_into(net, loss, data, options.batch_size, options.metrics, "");
 }
 
+namespace detail {
+
+/// Whether `predict` can read `E`'s elements in place: a row-major container
+/// of `T` whose elements are contiguous.
+template <class E, class T>
+constexpr bool contiguous_rows_of()
+{
+    if constexpr (requires { E::static_layout; typename E::value_type; std::declval<const E&>().data(); })
+        return E::static_layout == xt::layout_type::row_major && std::is_same_v<typename E::value_type, T> &&
+               E::contiguous_layout;
+    else
+        return false;
+}
+
+} // namespace detail
+
 /// The outputs of `net` for every sample of `features` [N, sample dims...], in
-/// evaluation mode, computed `batch_size` samples at a time.
+/// evaluation mode, computed `batch_size` samples at a time. `features` is any
+/// xtensor expression of that shape (a tensor, a view, a column-major
+/// container, an expression of another scalar type); one that is not a
+/// contiguous row-major container is evaluated once first. A rank or sample
+/// shape other than the network's throws `shape_error` naming both.
 template <class Net, class E>
 typename Net::output_type predict(Net& net, const E& features, std::size_t batch_size = 1000)
 {
     using T = typename Net::value_type;
-    const std::size_t n = features.shape()[0];
-    const bool was_training = net.is_training();
-    net.eval();
-    typename Net::output_type all;
-    typename Net::input_type chunk;
-    const std::size_t per_sample = n ? features.size() / n : 0;
-    for (std::size_t start = 0; start < n; start += batch_size) {
-        const std::size_t count = std::min(batch_size, n - start);
-        auto shape = features.shape();
-        typename Net::input_type::shape_type s;
-        std::copy(shape.begin(), shape.end(), s.begin());
-        s[0] = count;
-        ensure_shape(chunk, s);
-        const T* from = features.data() + start * per_sample;
-        std::copy(from, from + count * per_sample, chunk.data());
-        const auto& out = net.forward(chunk);
-        if (start == 0) {
-            typename Net::output_type::shape_type os;
-            std::copy(out.shape().begin(), out.shape().end(), os.begin());
-            os[0] = n;
-            all.resize(os);
+    using input_type = typename Net::input_type;
+    if (features.dimension() != input_type::rank)
+        throw shape_error("lepton: predict expects inputs of shape [N, " + Net::input_shape::str().substr(1) +
+                          " (rank " + std::to_string(input_type::rank) + "), got shape " + shape_string(features.shape()));
+    if constexpr (!detail::contiguous_rows_of<E, T>()) {
+        const input_type staged = features;
+        return predict(net, staged, batch_size);
+    } else {
+        if (batch_size == 0) throw value_error("lepton: predict needs a batch size of at least 1");
+        const std::size_t n = features.shape()[0];
+        const bool was_training = net.is_training();
+        net.eval();
+        typename Net::output_type all;
+        input_type chunk;
+        const std::size_t per_sample = n ? features.size() / n : 0;
+        for (std::size_t start = 0; start < n; start += batch_size) {
+            const std::size_t count = std::min(batch_size, n - start);
+            auto shape = features.shape();
+            typename input_type::shape_type s;
+            std::copy(shape.begin(), shape.end(), s.begin());
+            s[0] = count;
+            ensure_shape(chunk, s);
+            const T* from = features.data() + start * per_sample;
+            std::copy(from, from + count * per_sample, chunk.data());
+            const auto& out = net.forward(chunk);
+            if (start == 0) {
+                typename Net::output_type::shape_type os;
+                std::copy(out.shape().begin(), out.shape().end(), os.begin());
+                os[0] = n;
+                all.resize(os);
+            }
+            const std::size_t out_per_sample = out.size() / count;
+            std::copy(out.data(), out.data() + out.size(), all.data() + start * out_per_sample);
         }
-        const std::size_t out_per_sample = out.size() / count;
-        std::copy(out.data(), out.data() + out.size(), all.data() + start * out_per_sample);
+        net.train(was_training);
+        return all;
     }
-    net.train(was_training);
-    return all;
 }
 
 } // namespace lepton
