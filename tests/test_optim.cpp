@@ -230,7 +230,8 @@ TEST_CASE("Adam keeps a step count per parameter tensor: a tensor unfrozen late 
     // steps the optimizer took before while the tensor was frozen. A single
     // step count (t = 4 here) gives 0.58 of that.
     const double lr = 0.01, eps = 1e-8;
-    const auto [before, after, grad] = first_step_after_unfreezing<lepton::Adam<double>>(lepton::AdamOptions{.lr = lr}, 3);
+    const auto step = first_step_after_unfreezing<lepton::Adam<double>>(lepton::AdamOptions{.lr = lr}, 3);
+    const auto &before = step[0], &after = step[1], &grad = step[2];
     for (std::size_t i = 0; i < layer0_size; ++i) {
         INFO("element " << i << " gradient " << grad[i]);
         CHECK(after[i] == doctest::Approx(before[i] - lr * grad[i] / (std::abs(grad[i]) + eps)).epsilon(1e-12));
@@ -242,8 +243,9 @@ TEST_CASE("SGD starts each tensor's momentum buffer at its own first step, dampe
     // torch.optim.SGD: the buffer starts as the gradient itself (no dampening on
     // the first step), so a tensor unfrozen late moves by lr * g.
     const double lr = 0.1;
-    const auto [before, after, grad] = first_step_after_unfreezing<lepton::SGD<double>>(
+    const auto step = first_step_after_unfreezing<lepton::SGD<double>>(
         lepton::SGDOptions{.lr = lr, .momentum = 0.9, .dampening = 0.5}, 2);
+    const auto &before = step[0], &after = step[1], &grad = step[2];
     for (std::size_t i = 0; i < layer0_size; ++i) CHECK(after[i] == doctest::Approx(before[i] - lr * grad[i]).epsilon(1e-12));
 }
 

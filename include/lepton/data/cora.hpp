@@ -82,6 +82,80 @@ inline std::vector<std::size_t> parse_ids(const std::string& text, const std::st
 
 } // namespace detail
 
+/// Cora's size: nodes and bag-of-words features.
+inline constexpr std::size_t cora_nodes = 2708, cora_words = 1433;
+
+/// Cora's files, one reader each (each throws `io_error` naming the file and
+/// the line at fault); `load_cora` reads them all.
+namespace cora {
+
+/// `planetoid_cora.labels.txt`: one "<index> <name>" line per class, indices 0, 1, ...
+inline std::vector<std::string> read_class_names(const std::string& path)
+{
+    std::vector<std::string> names;
+    detail::read_text_lines(path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+        std::istringstream in(text);
+        std::size_t index;
+        std::string name;
+        if (!(in >> index >> name) || index != names.size())
+            detail::bad_line(path, number, offset, "expected '<index> <name>' with index " + std::to_string(names.size()));
+        names.push_back(name);
+    });
+    return names;
+}
+
+/// `planetoid_cora.features.txt`: "node<TAB>label<TAB>word ids" for each of
+/// `nodes` nodes; labels below `classes`, words below `words`. Fills `labels`
+/// and returns the binary bag-of-words rows.
+template <class T = float>
+sparse_matrix<T> read_features(const std::string& path, std::size_t nodes, std::size_t words, std::size_t classes,
+                               std::vector<std::int32_t>& labels)
+{
+    std::vector<triplet<T>> entries;
+    labels.assign(nodes, -1);
+    detail::read_text_lines(path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+        const std::size_t tab1 = text.find('\t'), tab2 = tab1 == std::string::npos ? tab1 : text.find('\t', tab1 + 1);
+        if (tab2 == std::string::npos) detail::bad_line(path, number, offset, "expected 'node<TAB>label<TAB>words'");
+        const auto node = detail::parse_ids(text.substr(0, tab1), path, number, offset, nodes);
+        const auto label = detail::parse_ids(text.substr(tab1 + 1, tab2 - tab1 - 1), path, number, offset, classes);
+        if (node.size() != 1 || label.size() != 1) detail::bad_line(path, number, offset, "expected one node id and one label");
+        if (labels[node[0]] != -1)
+            detail::bad_line(path, number, offset, "node " + std::to_string(node[0]) + " appears twice");
+        labels[node[0]] = static_cast<std::int32_t>(label[0]);
+        for (std::size_t w : detail::parse_ids(text.substr(tab2 + 1), path, number, offset, words))
+            entries.push_back({node[0], w, T(1)});
+    });
+    for (std::size_t i = 0; i < nodes; ++i)
+        if (labels[i] < 0) throw io_error("lepton: '" + path + "' has no line for node " + std::to_string(i));
+    return sparse_matrix<T>::from_triplets(nodes, words, std::move(entries));
+}
+
+/// `planetoid_cora.edges.txt`: "<source> <target>" lines, ids below `nodes`.
+inline std::vector<std::pair<std::size_t, std::size_t>> read_edges(const std::string& path, std::size_t nodes)
+{
+    std::vector<std::pair<std::size_t, std::size_t>> edges;
+    detail::read_text_lines(path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+        const auto uv = detail::parse_ids(text, path, number, offset, nodes);
+        if (uv.size() != 2) detail::bad_line(path, number, offset, "expected two node ids");
+        edges.emplace_back(uv[0], uv[1]);
+    });
+    return edges;
+}
+
+/// `planetoid_cora.{train,val,test}.txt`: one node id (below `nodes`) per line.
+inline std::vector<std::size_t> read_split(const std::string& path, std::size_t nodes)
+{
+    std::vector<std::size_t> ids;
+    detail::read_text_lines(path, [&](const std::string& text, std::size_t number, std::size_t offset) {
+        const auto id = detail::parse_ids(text, path, number, offset, nodes);
+        if (id.size() != 1) detail::bad_line(path, number, offset, "expected one node id");
+        ids.push_back(id[0]);
+    });
+    return ids;
+}
+
+} // namespace cora
+
 /// Loads Cora from `dir` (the project's `data/cora`): 2,708 nodes, binary
 /// bag-of-words features [2708, 1433] (sparse, not yet normalised), 7 classes,
 /// the undirected citation graph (both directions stored, no self loops) and
@@ -89,61 +163,14 @@ inline std::vector<std::size_t> parse_ids(const std::string& text, const std::st
 template <class T = float>
 node_dataset<T> load_cora(const std::string& dir)
 {
-    constexpr std::size_t nodes = 2708, words = 1433;
+    const std::string prefix = dir + "/planetoid_cora.";
     node_dataset<T> d;
-
-    const std::string labels_path = dir + "/planetoid_cora.labels.txt";
-    detail::read_text_lines(labels_path, [&](const std::string& text, std::size_t number, std::size_t offset) {
-        std::istringstream in(text);
-        std::size_t index;
-        std::string name;
-        if (!(in >> index >> name) || index != d.class_names.size())
-            detail::bad_line(labels_path, number, offset, "expected '<index> <name>' with index " +
-                                                              std::to_string(d.class_names.size()));
-        d.class_names.push_back(name);
-    });
-
-    const std::string features_path = dir + "/planetoid_cora.features.txt";
-    std::vector<triplet<T>> entries;
-    d.labels.assign(nodes, -1);
-    detail::read_text_lines(features_path, [&](const std::string& text, std::size_t number, std::size_t offset) {
-        const std::size_t tab1 = text.find('\t'), tab2 = tab1 == std::string::npos ? tab1 : text.find('\t', tab1 + 1);
-        if (tab2 == std::string::npos) detail::bad_line(features_path, number, offset, "expected 'node<TAB>label<TAB>words'");
-        const auto node = detail::parse_ids(text.substr(0, tab1), features_path, number, offset, nodes);
-        const auto label =
-            detail::parse_ids(text.substr(tab1 + 1, tab2 - tab1 - 1), features_path, number, offset, d.class_names.size());
-        if (node.size() != 1 || label.size() != 1)
-            detail::bad_line(features_path, number, offset, "expected one node id and one label");
-        if (d.labels[node[0]] != -1)
-            detail::bad_line(features_path, number, offset, "node " + std::to_string(node[0]) + " appears twice");
-        d.labels[node[0]] = static_cast<std::int32_t>(label[0]);
-        for (std::size_t w : detail::parse_ids(text.substr(tab2 + 1), features_path, number, offset, words))
-            entries.push_back({node[0], w, T(1)});
-    });
-    for (std::size_t i = 0; i < nodes; ++i)
-        if (d.labels[i] < 0) throw io_error("lepton: '" + features_path + "' has no line for node " + std::to_string(i));
-    d.features = sparse_matrix<T>::from_triplets(nodes, words, std::move(entries));
-
-    const std::string edges_path = dir + "/planetoid_cora.edges.txt";
-    std::vector<std::pair<std::size_t, std::size_t>> edges;
-    detail::read_text_lines(edges_path, [&](const std::string& text, std::size_t number, std::size_t offset) {
-        const auto uv = detail::parse_ids(text, edges_path, number, offset, nodes);
-        if (uv.size() != 2) detail::bad_line(edges_path, number, offset, "expected two node ids");
-        edges.emplace_back(uv[0], uv[1]);
-    });
-    d.graph = Graph(nodes, edges, graph_options{.symmetrize = true});
-
-    auto read_split = [&](const std::string& name, std::vector<std::size_t>& ids) {
-        const std::string path = dir + "/planetoid_cora." + name + ".txt";
-        detail::read_text_lines(path, [&](const std::string& text, std::size_t number, std::size_t offset) {
-            const auto id = detail::parse_ids(text, path, number, offset, nodes);
-            if (id.size() != 1) detail::bad_line(path, number, offset, "expected one node id");
-            ids.push_back(id[0]);
-        });
-    };
-    read_split("train", d.train);
-    read_split("val", d.validation);
-    read_split("test", d.test);
+    d.class_names = cora::read_class_names(prefix + "labels.txt");
+    d.features = cora::read_features<T>(prefix + "features.txt", cora_nodes, cora_words, d.class_names.size(), d.labels);
+    d.graph = Graph(cora_nodes, cora::read_edges(prefix + "edges.txt", cora_nodes), graph_options{.symmetrize = true});
+    d.train = cora::read_split(prefix + "train.txt", cora_nodes);
+    d.validation = cora::read_split(prefix + "val.txt", cora_nodes);
+    d.test = cora::read_split(prefix + "test.txt", cora_nodes);
     return d;
 }
 

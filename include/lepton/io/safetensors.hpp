@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #if defined(_WIN32)
@@ -275,6 +276,11 @@ public:
     explicit safetensors_file(const std::filesystem::path& path) : path_(path.string())
     {
         read_all();
+        parse_header();
+    }
+    /// Validates a file's bytes already in memory; `name` stands for the path in errors.
+    safetensors_file(std::vector<std::byte> bytes, std::string name) : path_(std::move(name)), bytes_(std::move(bytes))
+    {
         parse_header();
     }
 
