@@ -19,6 +19,8 @@
 #include <lepton/train/loop.hpp>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdint>
@@ -770,4 +772,52 @@ TEST_CASE("checkpoint: each tensor's step count round trips, and a resumed run a
     step(a, oa);
     step(b, ob);
     CHECK(state_bytes(a) == state_bytes(b));
+}
+
+TEST_CASE("checkpoint: a writer killed with SIGKILL at random moments never leaves a torn file")
+{
+    // A child saves checkpoint after checkpoint, version v with every parameter
+    // equal to v and epoch v, and is killed at a random moment; the file must
+    // then load and be one complete version, whatever the moment was.
+    const fs::path dir = fresh_dir("kill");
+    const fs::path path = dir / "model.safetensors";
+    FloatNet net(1);
+    Adam opt(net);
+    std::fill(net.parameters().begin(), net.parameters().end(), 0.0f);
+    io::save_checkpoint(path, net, opt, 0);
+    random_engine rng(11);
+    int newest = 0;
+    for (int round = 0; round < 12; ++round) {
+        const int first_version = newest + 1;
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            set_num_threads(1);
+            for (int v = first_version; v < first_version + 100000; ++v) {
+                std::fill(net.parameters().begin(), net.parameters().end(), float(v));
+                io::save_checkpoint(path, net, opt, v);
+            }
+            _exit(0);
+        }
+        usleep(useconds_t(2000 + rng.below(40000)));
+        kill(child, SIGKILL);
+        int status = 0;
+        waitpid(child, &status, 0);
+        REQUIRE(WIFSIGNALED(status));
+        FloatNet loaded(2);
+        Adam loaded_opt(loaded);
+        std::int64_t epoch = -1;
+        CHECK_NOTHROW(epoch = io::load_checkpoint(path, loaded, loaded_opt));
+        INFO("round " << round << ", epoch " << epoch);
+        CHECK(epoch >= newest);
+        bool one_version = true;
+        loaded.for_each_parameter([&](const std::string&, float* data, float*, const parameter_shape& shape) {
+            std::size_t n = 1;
+            for (auto d : shape) n *= d;
+            for (std::size_t i = 0; i < n; ++i) one_version = one_version && data[i] == float(epoch);
+        });
+        CHECK(one_version);
+        newest = int(epoch);
+    }
+    CHECK(newest > 0);  // the child did get to save, over the rounds
 }
