@@ -16,9 +16,8 @@
 /// in the target's directory is written, flushed, synced and renamed over the
 /// target, so a failed or interrupted save leaves the previous file intact.
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <cstddef>
@@ -45,6 +44,7 @@
 #endif
 
 #include "../core/error.hpp"
+#include "detail/safetensors_fields.hpp"
 
 namespace lepton::io {
 
@@ -152,72 +152,6 @@ struct tensor_info {
 inline constexpr std::size_t max_header_size = 100'000'000;
 
 namespace detail {
-
-/// First pass over the header: syntax errors with their position, and
-/// duplicate keys (nlohmann::json would keep the last one silently).
-class header_checker : public nlohmann::json_sax<nlohmann::json> {
-public:
-    std::string error;
-
-    bool null() override { return true; }
-    bool boolean(bool) override { return true; }
-    bool number_integer(number_integer_t) override { return true; }
-    bool number_unsigned(number_unsigned_t) override { return true; }
-    bool number_float(number_float_t, const string_t&) override { return true; }
-    bool string(string_t&) override { return true; }
-    bool binary(binary_t&) override { return true; }
-    bool start_object(std::size_t) override
-    {
-        keys_.emplace_back();
-        return true;
-    }
-    bool key(string_t& k) override
-    {
-        if (keys_.back().insert(k).second) return true;
-        error = (keys_.size() == 1 ? "duplicate tensor name '" : "duplicate key '") + k + "' in the header";
-        return false;
-    }
-    bool end_object() override
-    {
-        keys_.pop_back();
-        return true;
-    }
-    bool start_array(std::size_t) override { return true; }
-    bool end_array() override { return true; }
-    bool parse_error(std::size_t position, const std::string&, const nlohmann::json::exception& e) override
-    {
-        error = "invalid JSON header near offset " + std::to_string(8 + (position ? position - 1 : 0)) + " (" + e.what() + ")";
-        return false;
-    }
-
-private:
-    std::vector<std::set<std::string>> keys_;
-};
-
-/// A non-negative integer that fits std::size_t, or nothing.
-inline std::optional<std::size_t> size_value(const nlohmann::json& j)
-{
-    if (j.is_number_unsigned()) {
-        const auto v = j.get<std::uint64_t>();
-        if (v <= SIZE_MAX) return static_cast<std::size_t>(v);
-    } else if (j.is_number_integer()) {
-        const auto v = j.get<std::int64_t>();
-        if (v >= 0) return static_cast<std::size_t>(v);
-    }
-    return std::nullopt;
-}
-
-inline std::optional<std::vector<std::size_t>> size_array(const nlohmann::json& j)
-{
-    if (!j.is_array()) return std::nullopt;
-    std::vector<std::size_t> out;
-    for (const auto& e : j) {
-        const auto v = size_value(e);
-        if (!v) return std::nullopt;
-        out.push_back(*v);
-    }
-    return out;
-}
 
 inline std::uint64_t read_le64(const std::byte* p)
 {
@@ -339,46 +273,37 @@ private:
         const auto* first = reinterpret_cast<const char*>(bytes_.data() + 8);
         const auto* last = first + n;
 
-        detail::header_checker checker;
-        if (!nlohmann::json::sax_parse(first, last, &checker)) fail(checker.error);
-        const auto header = nlohmann::json::parse(first, last, nullptr, false);
-        if (header.is_discarded()) fail("invalid JSON header at offset 8");
-        if (!header.is_object()) fail("the header (offset 8) is not a JSON object");
+        detail::header_fields header;
+        if (!detail::read_header_fields(std::string_view(first, static_cast<std::size_t>(last - first)), header))
+            fail(header.error);
+        if (!header.top_is_object) fail("the header (offset 8) is not a JSON object");
+        if (!header.metadata_is_object) fail("__metadata__ is not an object of strings");
+        if (!header.metadata_not_string.empty()) fail("__metadata__ '" + header.metadata_not_string + "' is not a string");
+        metadata_ = std::move(header.metadata);
 
         const std::size_t buffer = size - data_offset_;
-        for (const auto& [name, entry] : header.items()) {
-            if (name == "__metadata__") {
-                if (!entry.is_object()) fail("__metadata__ is not an object of strings");
-                for (const auto& [key, value] : entry.items()) {
-                    if (!value.is_string()) fail("__metadata__ '" + key + "' is not a string");
-                    metadata_[key] = value.get<std::string>();
-                }
-                continue;
-            }
-            const std::string where = "tensor '" + name + "': ";
-            if (!entry.is_object()) fail(where + "its header entry is not an object");
-            const auto dt = entry.find("dtype");
-            if (dt == entry.end() || !dt->is_string()) fail(where + "no dtype string");
-            const auto type = parse_dtype(dt->get<std::string>());
-            if (!type) fail(where + "unknown dtype '" + dt->get<std::string>() + "'");
-            const auto sh = entry.find("shape");
-            const auto shape = sh == entry.end() ? std::nullopt : detail::size_array(*sh);
-            if (!shape) fail(where + "shape is not an array of non-negative integers");
-            const auto off = entry.find("data_offsets");
-            const auto offsets = off == entry.end() ? std::nullopt : detail::size_array(*off);
-            if (!offsets || offsets->size() != 2) fail(where + "data_offsets is not [begin, end] of non-negative integers");
-            const std::size_t begin = (*offsets)[0], end = (*offsets)[1];
+        for (const auto& entry : header.entries) {
+            const std::string where = "tensor '" + entry.name + "': ";
+            if (!entry.is_object) fail(where + "its header entry is not an object");
+            if (!entry.dtype) fail(where + "no dtype string");
+            const auto type = parse_dtype(*entry.dtype);
+            if (!type) fail(where + "unknown dtype '" + *entry.dtype + "'");
+            if (!entry.shape.valid) fail(where + "shape is not an array of non-negative integers");
+            const auto& shape = entry.shape.values;
+            if (!entry.offsets.valid || entry.offsets.values.size() != 2)
+                fail(where + "data_offsets is not [begin, end] of non-negative integers");
+            const std::size_t begin = entry.offsets.values[0], end = entry.offsets.values[1];
             const std::string range = "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "]";
             if (end < begin) fail(where + range + " end before they begin");
             if (end > buffer)
                 fail(where + range + " run past the end of the data buffer (" + std::to_string(buffer) +
                      " bytes from offset " + std::to_string(data_offset_) + "): truncated file?");
-            const auto bytes = detail::element_count(*shape, dtype_size(*type));
+            const auto bytes = detail::element_count(shape, dtype_size(*type));
             if (!bytes || *bytes != end - begin)
-                fail(where + "shape " + shape_text(*shape) + " of " + std::string(dtype_name(*type)) + " needs " +
+                fail(where + "shape " + shape_text(shape) + " of " + std::string(dtype_name(*type)) + " needs " +
                      (bytes ? std::to_string(*bytes) : std::string("too many")) + " bytes, " + range + " hold " +
                      std::to_string(end - begin));
-            tensors_.push_back({name, *type, *shape, begin, end});
+            tensors_.push_back({entry.name, *type, shape, begin, end});
         }
 
         // The format requires the tensors to tile the buffer exactly.
@@ -425,12 +350,80 @@ struct tensor_ref {
 
 namespace detail {
 
+/// `text` as a JSON string (quoted, escaped as nlohmann::json's `dump` does),
+/// or nothing when it is not valid UTF-8.
+inline std::optional<std::string> json_string(std::string_view text)
+{
+    std::string out = "\"";
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80) {
+            // A UTF-8 sequence: its length from the lead byte, no overlong forms, no surrogates, <= U+10FFFF.
+            const std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+            if (n == 0 || c > 0xF4 || i + n > text.size()) return std::nullopt;
+            std::uint32_t cp = c & (0x7F >> n);
+            for (std::size_t k = 1; k < n; ++k) {
+                const auto b = static_cast<unsigned char>(text[i + k]);
+                if ((b & 0xC0) != 0x80) return std::nullopt;
+                cp = cp << 6 | (b & 0x3F);
+            }
+            if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+                return std::nullopt;
+            out.append(text.substr(i, n));
+            i += n;
+            continue;
+        }
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20) {
+                static constexpr char hex[] = "0123456789abcdef";
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+            } else {
+                out += char(c);
+            }
+        }
+        ++i;
+    }
+    return out + "\"";
+}
+
 /// The header, as Python's safetensors writes it: compact JSON, metadata first,
 /// spaces up to a multiple of 8 bytes.
 inline std::string make_header(std::span<const tensor_ref> tensors, const std::map<std::string, std::string>& metadata)
 {
-    nlohmann::ordered_json header = nlohmann::ordered_json::object();
-    if (!metadata.empty()) header["__metadata__"] = metadata;
+    auto quoted = [](std::string_view text) {
+        auto q = json_string(text);
+        if (!q) throw value_error("lepton: safetensors: a tensor name or metadata string is not valid UTF-8");
+        return *q;
+    };
+    auto sizes = [](const auto& values) {
+        std::string text = "[";
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            if (i) text += ',';
+            text += std::to_string(values[i]);
+        }
+        return text + "]";
+    };
+    std::string text = "{";
+    if (!metadata.empty()) {
+        text += "\"__metadata__\":{";
+        bool first = true;
+        for (const auto& [key, value] : metadata) {
+            if (!first) text += ',';
+            text += quoted(key) + ":" + quoted(value);
+            first = false;
+        }
+        text += "}";
+    }
     std::set<std::string_view> names;
     std::size_t offset = 0;
     for (const auto& t : tensors) {
@@ -441,15 +434,13 @@ inline std::string make_header(std::span<const tensor_ref> tensors, const std::m
             throw value_error("lepton: safetensors: tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) +
                               " bytes, its shape " + shape_text(t.shape) + " of " + std::string(dtype_name(t.type)) +
                               " needs " + (bytes ? std::to_string(*bytes) : std::string("more")));
-        header[t.name] = {{"dtype", std::string(dtype_name(t.type))}, {"shape", t.shape}, {"data_offsets", {offset, offset + *bytes}}};
+        if (text.size() > 1) text += ',';
+        text += quoted(t.name) + ":{\"dtype\":\"" + std::string(dtype_name(t.type)) +
+                "\",\"shape\":" + sizes(t.shape) + ",\"data_offsets\":" +
+                sizes(std::array<std::size_t, 2>{offset, offset + *bytes}) + "}";
         offset += *bytes;
     }
-    std::string text;
-    try {
-        text = header.dump();
-    } catch (const nlohmann::json::exception&) {
-        throw value_error("lepton: safetensors: a tensor name or metadata string is not valid UTF-8");
-    }
+    text += "}";
     text.append((8 - text.size() % 8) % 8, ' ');
     return text;
 }
@@ -529,3 +520,8 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
 }
 
 } // namespace lepton::io
+
+// The JSON parser: compiled here unless the program compiles it once elsewhere (see safetensors_header.hpp).
+#if !defined(LEPTON_SEPARATE_IO) || defined(LEPTON_IO_IMPLEMENTATION)
+#include "detail/safetensors_header.hpp"
+#endif
