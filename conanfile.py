@@ -53,7 +53,8 @@ class LeptonConan(ConanFile):
         self.cpp_info.set_property("pkg_config_name", "lepton")
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
-        # Conan's xtensor does not define it for its consumers; Lepton's kernels rely on it.
+        # ConanCenter's xtensor defines XTENSOR_USE_XSIMD for its consumers only when its
+        # own xsimd option is on; Lepton's expressions rely on it whatever that option says.
         self.cpp_info.defines = ["XTENSOR_USE_XSIMD"]
         if self.options.openmp and self.settings.compiler in ("gcc", "clang"):
             self.cpp_info.cxxflags = ["-fopenmp"]

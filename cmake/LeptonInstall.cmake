@@ -22,11 +22,16 @@ install(FILES ${PROJECT_BINARY_DIR}/lepton-config.cmake ${PROJECT_BINARY_DIR}/le
         DESTINATION ${LEPTON_INSTALL_CMAKEDIR})
 
 # pkg-config: Debian's xtensor, xsimd, xtl and zlib ship .pc files, so they are Requires.
+# A .pc file with flags to link (-fopenmp) depends on the toolchain, so it goes under
+# lib/pkgconfig; without any it is architecture-independent and goes under share/pkgconfig
+# (vcpkg's post-build check enforces exactly this rule).
 if(LEPTON_USE_OPENMP)
   set(LEPTON_PC_OPENMP_FLAGS " ${OpenMP_CXX_FLAGS}")
+  set(LEPTON_INSTALL_PKGCONFIGDIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 else()
   set(LEPTON_PC_OPENMP_FLAGS "")
+  set(LEPTON_INSTALL_PKGCONFIGDIR ${CMAKE_INSTALL_DATADIR}/pkgconfig)
 endif()
-file(RELATIVE_PATH LEPTON_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_DATADIR}/pkgconfig /prefix)
+file(RELATIVE_PATH LEPTON_PC_TO_PREFIX /prefix/${LEPTON_INSTALL_PKGCONFIGDIR} /prefix)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/lepton.pc.in ${PROJECT_BINARY_DIR}/lepton.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/lepton.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
+install(FILES ${PROJECT_BINARY_DIR}/lepton.pc DESTINATION ${LEPTON_INSTALL_PKGCONFIGDIR})

@@ -83,11 +83,27 @@ endfunction()
 include(${SOURCE_DIR}/ports/lepton/portfile.cmake)
 
 foreach(f include/lepton/lepton.hpp share/lepton/lepton-config.cmake share/lepton/lepton-config-version.cmake
-          share/lepton/lepton-targets.cmake share/lepton/copyright share/pkgconfig/lepton.pc)
+          share/lepton/lepton-targets.cmake share/lepton/copyright)
   if(NOT EXISTS ${CURRENT_PACKAGES_DIR}/${f})
     message(FATAL_ERROR "the port did not produce ${f}")
   endif()
 endforeach()
+# vcpkg's post-build check: a .pc file under share/pkgconfig must have an empty
+# "Libs:" (nothing to link, so nothing architecture-specific); one that links
+# something belongs under lib/pkgconfig ("misplaced pkgconfig directories").
+file(GLOB pc_files ${CURRENT_PACKAGES_DIR}/share/pkgconfig/*.pc ${CURRENT_PACKAGES_DIR}/lib/pkgconfig/*.pc)
+list(LENGTH pc_files pc_count)
+if(NOT pc_count EQUAL 1)
+  message(FATAL_ERROR "the port should install one lepton.pc, found: ${pc_files}")
+endif()
+file(STRINGS ${pc_files} libs REGEX "^Libs:")
+string(REGEX REPLACE "^Libs:[ \t]*" "" libs "${libs}")
+if(pc_files MATCHES "/share/pkgconfig/" AND NOT libs STREQUAL "")
+  message(FATAL_ERROR "misplaced pkgconfig directories: ${pc_files} has 'Libs: ${libs}' under share/pkgconfig")
+endif()
+if(pc_files MATCHES "/lib/pkgconfig/" AND libs STREQUAL "")
+  message(FATAL_ERROR "${pc_files} links nothing: it belongs under share/pkgconfig")
+endif()
 # The feature list decides OpenMP, whatever the build machine has.
 file(READ ${CURRENT_PACKAGES_DIR}/share/lepton/lepton-config.cmake config)
 if("openmp" IN_LIST FEATURES)

@@ -82,8 +82,10 @@ inline std::vector<std::size_t> parse_ids(const std::string& text, const std::st
 
 } // namespace detail
 
-/// Cora's size: nodes and bag-of-words features.
-inline constexpr std::size_t cora_nodes = 2708, cora_words = 1433;
+/// Nodes of Cora.
+inline constexpr std::size_t cora_nodes = 2708;
+/// Bag-of-words features (words) of a Cora node.
+inline constexpr std::size_t cora_words = 1433;
 
 /// Cora's files, one reader each (each throws `io_error` naming the file and
 /// the line at fault); `load_cora` reads them all.
