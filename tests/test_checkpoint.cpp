@@ -116,6 +116,26 @@ void disturb(Net& net, std::uint64_t seed, std::size_t batches)
 using FloatNet = Sequential<Input<1, 6, 6>, Conv2D<4, 3>, BatchNorm2D<>, ReLU, Flatten, Dense<3>>;
 using DoubleNet = Network<double, cpu, Input<4, 3>, LSTM<5>, BatchNorm1D<>, Dense<2>>;
 
+/// One fixed batch of FloatNet inputs and labels, and an optimizer step on it.
+struct fixed_batch {
+    CrossEntropyLoss<float> loss;
+    typename FloatNet::input_type x{batch_shape<FloatNet::input_shape>(4)};
+    std::vector<std::int32_t> labels{0, 1, 2, 1};
+    fixed_batch()
+    {
+        random_engine data(5);
+        for (auto& v : x) v = float(data.uniform(-1, 1));
+    }
+    template <class Optimizer>
+    void step(FloatNet& net, Optimizer& optimizer)
+    {
+        net.zero_grad();
+        loss(net.forward(x), labels);
+        net.backward(loss.gradient());
+        optimizer.step();
+    }
+};
+
 } // namespace
 
 TEST_CASE("checkpoint: save_weights/load_weights round trips are bitwise (float and double, conv, batchnorm, LSTM)")
@@ -460,17 +480,8 @@ TEST_CASE("checkpoint: optimizer state, step count, learning rate, epoch and gen
     const fs::path dir = fresh_dir("optimizer");
     FloatNet a(1);
     Adam oa(a, {.lr = 3e-3});
-    CrossEntropyLoss<float> loss;
-    typename FloatNet::input_type x(batch_shape<FloatNet::input_shape>(4));
-    random_engine data(5);
-    for (auto& v : x) v = float(data.uniform(-1, 1));
-    const std::vector<std::int32_t> labels{0, 1, 2, 1};
-    for (int step = 0; step < 3; ++step) {
-        a.zero_grad();
-        loss(a.forward(x), labels);
-        a.backward(loss.gradient());
-        oa.step();
-    }
+    fixed_batch batch;
+    for (int step = 0; step < 3; ++step) batch.step(a, oa);
     a.rng().normal();  // leaves a cached normal in the generator state
     oa.set_learning_rate(1.0 / 3.0);
     io::save_checkpoint(dir / "adam.safetensors", a, oa, 7);
@@ -739,17 +750,8 @@ TEST_CASE("checkpoint: each tensor's step count round trips, and a resumed run a
     const fs::path dir = fresh_dir("tensor_steps");
     FloatNet a(1);
     Adam oa(a, {.lr = 3e-3});
-    CrossEntropyLoss<float> loss;
-    typename FloatNet::input_type x(batch_shape<FloatNet::input_shape>(4));
-    random_engine data(5);
-    for (auto& v : x) v = float(data.uniform(-1, 1));
-    const std::vector<std::int32_t> labels{0, 1, 2, 1};
-    auto step = [&](auto& net, auto& opt) {
-        net.zero_grad();
-        loss(net.forward(x), labels);
-        net.backward(loss.gradient());
-        opt.step();
-    };
+    fixed_batch batch;
+    auto step = [&](FloatNet& net, Adam<float>& opt) { batch.step(net, opt); };
     a.freeze(0);
     step(a, oa);
     step(a, oa);

@@ -178,41 +178,16 @@ private:
     scratch<T> packed_;
 };
 
-namespace detail {
-/// Layer K of a stacked GRU, returning every step or the last.
-template <std::size_t Hidden>
-struct gru_single {
-    template <bool ReturnSequences, std::size_t K>
-    struct spec {
-        template <class T, class Backend, class In, std::size_t Index>
-        using bind = gru_layer<T, Backend, In, Index, Hidden, ReturnSequences, K>;
-    };
-};
-} // namespace detail
-
 /// `GRU<Hidden, ReturnSequences = false, Layers = 1, Dropout = 0>` over
 /// [time, features]: the last hidden state [Hidden], or every step's [time,
 /// Hidden], of the last of `Layers` stacked layers, with dropout `Dropout`
 /// (training only) between them, as `torch.nn.GRU(num_layers=Layers,
 /// dropout=Dropout, batch_first=True)` with its parameter names.
 template <std::size_t Hidden, bool ReturnSequences = false, std::size_t Layers = 1, real Dropout = 0.0>
-struct GRU {
+struct GRU : detail::recurrent_spec<gru_layer, Hidden, ReturnSequences, Layers, Dropout> {
     static_assert(Hidden > 0, "Lepton wiring error: GRU needs at least one hidden unit");
     static_assert(Layers > 0, "Lepton wiring error: GRU needs at least one layer");
     static_assert(Dropout >= 0.0 && Dropout < 1.0, "Lepton wiring error: GRU dropout must be in [0, 1)");
-    /// Stacked layers.
-    static constexpr std::size_t layers = Layers;
-    /// Whether the output holds every step.
-    static constexpr bool return_sequences = ReturnSequences;
-    /// Dropout between stacked layers.
-    static constexpr real dropout = Dropout;
-    /// The spec of layer K alone (for `Bidirectional` stacks).
-    template <bool Sequences, std::size_t K>
-    using single = typename detail::gru_single<Hidden>::template spec<Sequences, K>;
-    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
-    template <class T, class Backend, class In, std::size_t Index>
-    using bind = typename detail::stacked_or_single<single, detail::unwrapped, ReturnSequences, Layers,
-                                                    Dropout>::template bind<T, Backend, In, Index>;
 };
 
 } // namespace lepton

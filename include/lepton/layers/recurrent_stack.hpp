@@ -222,6 +222,30 @@ struct stacked_or_single<Single, Wrap, ReturnSequences, 1, Dropout> {
     using bind = typename Wrap<Single<ReturnSequences, 0>>::template bind<T, Backend, In, Index>;
 };
 
+/// What the LSTM and GRU specs share: `Layer<T, Backend, In, Index, Hidden,
+/// ReturnSequences, K>` is layer K of a stack.
+template <template <class, class, class, std::size_t, std::size_t, bool, std::size_t> class Layer, std::size_t Hidden,
+          bool ReturnSequences, std::size_t Layers, real Dropout>
+struct recurrent_spec {
+    /// Stacked layers.
+    static constexpr std::size_t layers = Layers;
+    /// Whether the output holds every step.
+    static constexpr bool return_sequences = ReturnSequences;
+    /// Dropout between stacked layers.
+    static constexpr real dropout = Dropout;
+    /// The spec of layer K alone, returning every step or the last (for `Bidirectional` stacks).
+    template <bool Sequences, std::size_t K>
+    struct single {
+        /// Layer K, bound.
+        template <class T, class Backend, class In, std::size_t Index>
+        using bind = Layer<T, Backend, In, Index, Hidden, Sequences, K>;
+    };
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = typename stacked_or_single<single, unwrapped, ReturnSequences, Layers, Dropout>::template bind<T, Backend,
+                                                                                                            In, Index>;
+};
+
 /// Stacked layers of a recurrent spec (1 for a single-layer spec).
 template <class Spec>
 inline constexpr std::size_t recurrent_layers = [] {
