@@ -41,8 +41,12 @@
 #include "layers/softmax.hpp"
 #include "layers/time_distributed.hpp"
 
-#include "nn/init.hpp"
+#include "layers/init.hpp"
+#include "nn/block.hpp"
+#include "nn/named.hpp"
 #include "nn/network.hpp"
+#include "nn/parallel.hpp"
+#include "nn/residual.hpp"
 #include "nn/transfer.hpp"
 
 #include "losses/bce_with_logits.hpp"

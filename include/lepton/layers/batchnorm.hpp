@@ -40,8 +40,21 @@ public:
     static constexpr const char* kind = Rank == 3 ? "BatchNorm2D" : "BatchNorm1D";
     /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = 2 * channels;
+    /// Running mean and variance, kept in the network's buffer storage (model
+    /// state, shared by every workspace, not per call).
+    static constexpr std::size_t buffer_count = 2 * channels;
+    /// `num_batches_tracked`, in the network's counter storage.
+    static constexpr std::size_t counter_count = 1;
 
-    batchnorm_layer() : running_mean_(channels, T(0)), running_var_(channels, T(1)), mean_(channels), inv_std_(channels) {}
+    batchnorm_layer() : mean_(channels), inv_std_(channels) {}
+
+    /// Points the layer at its running statistics and counter in the network's storage.
+    void bind_buffers(T* values, std::int64_t* counters) noexcept
+    {
+        running_mean_ = values;
+        running_var_ = values + channels;
+        batches_tracked_ = counters;
+    }
 
     /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* params, T* grads) noexcept
@@ -56,9 +69,9 @@ public:
     {
         std::fill(gamma_, gamma_ + channels, T(1));
         std::fill(beta_, beta_ + channels, T(0));
-        std::fill(running_mean_.begin(), running_mean_.end(), T(0));
-        std::fill(running_var_.begin(), running_var_.end(), T(1));
-        batches_tracked_ = 0;
+        std::fill(running_mean_, running_mean_ + channels, T(0));
+        std::fill(running_var_, running_var_ + channels, T(1));
+        *batches_tracked_ = 0;
     }
     /// Calls `f(name, data, grad, shape)` for each parameter tensor.
     template <class F>
@@ -73,18 +86,18 @@ public:
     template <class F>
     void for_each_buffer(F&& f)
     {
-        f("running_mean", std::span<T>(running_mean_), parameter_shape{channels});
-        f("running_var", std::span<T>(running_var_), parameter_shape{channels});
-        f("num_batches_tracked", std::span<std::int64_t>(&batches_tracked_, 1), parameter_shape{});
+        f("running_mean", std::span<T>(running_mean_, channels), parameter_shape{channels});
+        f("running_var", std::span<T>(running_var_, channels), parameter_shape{channels});
+        f("num_batches_tracked", std::span<std::int64_t>(batches_tracked_, 1), parameter_shape{});
     }
 
     /// Training-mode forward passes so far (PyTorch's `num_batches_tracked`).
-    std::int64_t num_batches_tracked() const noexcept { return batches_tracked_; }
+    std::int64_t num_batches_tracked() const noexcept { return *batches_tracked_; }
 
     /// Running statistics (PyTorch buffers `running_mean`, `running_var`).
-    std::vector<T>& running_mean() noexcept { return running_mean_; }
+    std::span<T> running_mean() const noexcept { return {running_mean_, channels}; }
     /// See `running_mean()`.
-    std::vector<T>& running_var() noexcept { return running_var_; }
+    std::span<T> running_var() const noexcept { return {running_var_, channels}; }
 
     /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)
@@ -92,7 +105,7 @@ public:
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
         training_ = ctx.training;
-        if (training_) ++batches_tracked_;
+        if (training_) ++*batches_tracked_;
         const std::size_t count = n * plane;
         for_each_channel([&](std::size_t c) {
             T mean, var;
@@ -186,8 +199,10 @@ private:
     T* beta_ = nullptr;
     T* dgamma_ = nullptr;
     T* dbeta_ = nullptr;
-    std::vector<T> running_mean_, running_var_, mean_, inv_std_;
-    std::int64_t batches_tracked_ = 0;
+    T* running_mean_ = nullptr;
+    T* running_var_ = nullptr;
+    std::int64_t* batches_tracked_ = nullptr;
+    std::vector<T> mean_, inv_std_;
     bool training_ = false;
 };
 

@@ -24,7 +24,7 @@
 #include "../kernels/im2col.hpp"
 #include "../kernels/parallel.hpp"
 #include "../kernels/winograd.hpp"
-#include "../nn/init.hpp"
+#include "init.hpp"
 #include "geometry.hpp"
 #include "layer.hpp"
 

@@ -8,7 +8,7 @@
 #include "../core/backend.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
-#include "../nn/init.hpp"
+#include "init.hpp"
 #include "layer.hpp"
 #include "weight_and_bias.hpp"
 #include "projection.hpp"

@@ -16,7 +16,7 @@
 #include "../core/real.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/parallel.hpp"
-#include "../nn/init.hpp"
+#include "init.hpp"
 #include "graph_layer.hpp"
 
 namespace lepton {

@@ -22,6 +22,7 @@
 /// Buffers are sized on the first call for a batch size and reused afterwards.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,68 @@ struct context {
 using parameter_shape = std::vector<std::size_t>;
 
 namespace detail {
+
+/// Parameter slices start on 64-byte boundaries so that SIMD loads of a row start aligned.
+template <class T>
+constexpr std::size_t padded(std::size_t n)
+{
+    constexpr std::size_t per_line = 64 / sizeof(T);
+    return (n + per_line - 1) / per_line * per_line;
+}
+
+/// The elements a layer takes in the flat parameter buffer: its own count of
+/// storage when it has one (a block of several layers), else its parameters, padded.
+template <class Layer, class T>
+constexpr std::size_t parameter_storage_of()
+{
+    if constexpr (requires { Layer::parameter_storage; })
+        return Layer::parameter_storage;
+    else
+        return padded<T>(Layer::parameter_count);
+}
+/// Elements of the network's buffer storage a layer keeps (BatchNorm: running mean and variance).
+template <class Layer>
+constexpr std::size_t buffer_count_of()
+{
+    if constexpr (requires { Layer::buffer_count; })
+        return Layer::buffer_count;
+    else
+        return 0;
+}
+/// 64-bit counters a layer keeps in the network's storage (BatchNorm: `num_batches_tracked`).
+template <class Layer>
+constexpr std::size_t counter_count_of()
+{
+    if constexpr (requires { Layer::counter_count; })
+        return Layer::counter_count;
+    else
+        return 0;
+}
+
+/// Where a layer's parameters, gradients, buffers and counters start.
+template <class T>
+struct layer_storage {
+    T* params = nullptr;
+    T* grads = nullptr;
+    T* buffers = nullptr;
+    std::int64_t* counters = nullptr;
+
+    /// The storage `params`, `buffers` and `counters` elements further on (null stays null: a
+    /// block's parameters can be bound before its buffers).
+    layer_storage advanced(std::size_t params_by, std::size_t buffers_by, std::size_t counters_by) const noexcept
+    {
+        auto step = [](auto* p, std::size_t n) { return p ? p + n : p; };
+        return {step(params, params_by), step(grads, params_by), step(buffers, buffers_by), step(counters, counters_by)};
+    }
+};
+
+/// Points `layer` at its storage: parameters and gradients always, buffers when it keeps some.
+template <class Layer, class T>
+void bind_layer(Layer& layer, const layer_storage<T>& at)
+{
+    layer.bind(at.params, at.grads);
+    if constexpr (requires { layer.bind_buffers(at.buffers, at.counters); }) layer.bind_buffers(at.buffers, at.counters);
+}
 
 /// Owns a layer's output and input-gradient buffers.
 template <class T, class In, class Out>

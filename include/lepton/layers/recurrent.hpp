@@ -15,7 +15,7 @@
 
 #include "../core/compat.hpp"
 #include "../kernels/elementwise.hpp"
-#include "../nn/init.hpp"
+#include "init.hpp"
 #include "layer.hpp"
 
 namespace lepton {

@@ -7,7 +7,7 @@
 #include <cstddef>
 
 #include "../kernels/elementwise.hpp"
-#include "../nn/init.hpp"
+#include "init.hpp"
 #include "graph_layer.hpp"
 
 namespace lepton {

@@ -54,8 +54,18 @@ public:
     /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = inner_type::parameter_count;
 
+    /// Buffers of the wrapped layer (BatchNorm1D: running statistics), in the network's storage.
+    static constexpr std::size_t buffer_count = detail::buffer_count_of<inner_type>();
+    /// Counters of the wrapped layer.
+    static constexpr std::size_t counter_count = detail::counter_count_of<inner_type>();
+
     /// Points the layer at its slices of the network's parameter and gradient buffers.
     void bind(T* p, T* g) noexcept { inner_.bind(p, g); }
+    /// Points the wrapped layer at its buffers.
+    void bind_buffers(T* values, std::int64_t* counters) noexcept
+    {
+        if constexpr (requires { inner_.bind_buffers(values, counters); }) inner_.bind_buffers(values, counters);
+    }
     /// Initialises the parameters.
     void initialize(random_engine& rng) { inner_.initialize(rng); }
     /// Initialises the wrapped layer with `Policy`.

@@ -231,13 +231,15 @@ constexpr bool contiguous_rows_of()
 } // namespace detail
 
 /// The outputs of `net` for every sample of `features` [N, sample dims...], in
-/// evaluation mode, computed `batch_size` samples at a time. `features` is any
-/// xtensor expression of that shape (a tensor, a view, a column-major
-/// container, an expression of another scalar type); one that is not a
-/// contiguous row-major container is evaluated once first. A rank or sample
-/// shape other than the network's throws `shape_error` naming both.
+/// evaluation mode, computed `batch_size` samples at a time in a workspace of
+/// its own: the network is not changed, so threads may predict with one
+/// network at once. `features` is any xtensor expression of that shape (a
+/// tensor, a view, a column-major container, an expression of another scalar
+/// type); one that is not a contiguous row-major container is evaluated once
+/// first. A rank or sample shape other than the network's throws
+/// `shape_error` naming both.
 template <class Net, class E>
-typename Net::output_type predict(Net& net, const E& features, std::size_t batch_size = 1000)
+typename Net::output_type predict(const Net& net, const E& features, std::size_t batch_size = 1000)
 {
     using T = typename Net::value_type;
     using input_type = typename Net::input_type;
@@ -250,8 +252,7 @@ typename Net::output_type predict(Net& net, const E& features, std::size_t batch
     } else {
         if (batch_size == 0) throw value_error("lepton: predict needs a batch size of at least 1");
         const std::size_t n = features.shape()[0];
-        const bool was_training = net.is_training();
-        net.eval();
+        typename Net::workspace ws(net);
         typename Net::output_type all;
         input_type chunk;
         const std::size_t per_sample = n ? features.size() / n : 0;
@@ -264,7 +265,7 @@ typename Net::output_type predict(Net& net, const E& features, std::size_t batch
             ensure_shape(chunk, s);
             const T* from = features.data() + start * per_sample;
             std::copy(from, from + count * per_sample, chunk.data());
-            const auto& out = net.forward(chunk);
+            const auto& out = net.forward(chunk, ws);
             if (start == 0) {
                 typename Net::output_type::shape_type os;
                 std::copy(out.shape().begin(), out.shape().end(), os.begin());
@@ -274,7 +275,6 @@ typename Net::output_type predict(Net& net, const E& features, std::size_t batch
             const std::size_t out_per_sample = out.size() / count;
             std::copy(out.data(), out.data() + out.size(), all.data() + start * out_per_sample);
         }
-        net.train(was_training);
         return all;
     }
 }

@@ -1,0 +1,201 @@
+#pragma once
+/// \file
+/// `Residual<Body, Shortcut = Identity>`: y = body(x) + shortcut(x), the
+/// building block of ResNets. The shortcut is the input itself, or a
+/// projection where the body changes the shape (a 1x1 `Conv2D` with the
+/// body's stride and a `BatchNorm2D`, torchvision's `downsample`).
+///
+/// Names follow torchvision's `BasicBlock`: the body's own parameter names
+/// sit directly under the residual's (a `Block` body of `Named<"conv1", ...>`,
+/// `Named<"bn1", ...>` layers gives `conv1.weight`, `bn1.running_mean`), and
+/// the shortcut's under its `Named` name, `shortcut` by default
+/// (`Named<"downsample", Block<...>>` gives `downsample.0.weight`). The ReLU
+/// that follows the sum in a ResNet is the next layer of the network.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <type_traits>
+
+#include "../kernels/elementwise.hpp"
+#include "../layers/layer.hpp"
+#include "block.hpp"
+#include "named.hpp"
+
+namespace lepton {
+
+/// Wiring check shown in compiler notes: the body of the residual at `Where`
+/// gives `Body`, its shortcut `Shortcut`; they must be the same shape.
+template <class Where, class Body, class Shortcut>
+struct residual_body_and_shortcut_shapes_must_agree {
+    static constexpr bool value =
+        is_invalid_shape<Body> || is_invalid_shape<Shortcut> || std::is_same_v<Body, Shortcut>;
+};
+
+/// What `Residual` binds to.
+template <class T, class Backend, class In, std::size_t Index, class BodySpec, class ShortcutSpec>
+class residual_layer
+    : public detail::layer_base<T, In, typename BodySpec::template bind<T, Backend, In, 0>::output_shape> {
+    using body_type = typename BodySpec::template bind<T, Backend, In, 0>;
+    using shortcut_type = typename ShortcutSpec::template bind<T, Backend, In, 1>;
+    using base = typename residual_layer::layer_base;
+    static_assert(residual_body_and_shortcut_shapes_must_agree<layer_index<Index>, typename body_type::output_shape,
+                                                               typename shortcut_type::output_shape>::value,
+                  "Lepton wiring error: a Residual's body and shortcut give different shapes; give it a projection "
+                  "shortcut, e.g. Residual<Body, Block<Conv2D<C, 1, S>, BatchNorm2D<>>>");
+    static constexpr bool identity = std::is_same_v<shortcut_type, identity_layer<T, Backend, In, 1>>;
+    static constexpr std::size_t body_storage = detail::parameter_storage_of<body_type, T>();
+    static constexpr std::size_t body_buffers = detail::buffer_count_of<body_type>();
+    static constexpr std::size_t body_counters = detail::counter_count_of<body_type>();
+
+public:
+    using typename base::input_type;
+    using typename base::output_type;
+    /// Name shown in summaries.
+    static constexpr const char* kind = "Residual";
+    /// Learnable parameters of the body and the shortcut.
+    static constexpr std::size_t parameter_count = body_type::parameter_count + shortcut_type::parameter_count;
+    /// Elements the two paths take in the flat parameter buffer.
+    static constexpr std::size_t parameter_storage = body_storage + detail::parameter_storage_of<shortcut_type, T>();
+    /// Buffer elements of the two paths.
+    static constexpr std::size_t buffer_count = body_buffers + detail::buffer_count_of<shortcut_type>();
+    /// Counters of the two paths.
+    static constexpr std::size_t counter_count = body_counters + detail::counter_count_of<shortcut_type>();
+
+    /// The body.
+    body_type& body() noexcept { return body_; }
+    /// The shortcut.
+    shortcut_type& shortcut() noexcept { return shortcut_; }
+
+    /// Points both paths at their slices (the body's first).
+    void bind(T* params, T* grads)
+    {
+        at_.params = params;
+        at_.grads = grads;
+        rebind();
+    }
+    /// Points both paths at their buffers.
+    void bind_buffers(T* values, std::int64_t* counters)
+    {
+        at_.buffers = values;
+        at_.counters = counters;
+        rebind();
+    }
+    /// Initialises the body, then the shortcut.
+    void initialize(random_engine& rng)
+    {
+        body_.initialize(rng);
+        shortcut_.initialize(rng);
+    }
+    /// The same with an initialiser policy for the layers that take one.
+    template <class Policy>
+    void initialize(random_engine& rng, Policy policy)
+    {
+        initialize_with(body_, rng, policy);
+        initialize_with(shortcut_, rng, policy);
+    }
+    /// Calls `f(name, data, grad, shape)`: the body's names as they are, then the shortcut's under its name.
+    template <class F>
+    void for_each_parameter(F&& f)
+    {
+        body_.for_each_parameter(f);
+        const std::string prefix = shortcut_name() + ".";
+        shortcut_.for_each_parameter([&](const char* local, T* data, T* grad, const parameter_shape& shape) {
+            f((prefix + local).c_str(), data, grad, shape);
+        });
+    }
+    /// Calls `f(name, values, shape)` for the buffers, named like the parameters.
+    template <class F>
+    void for_each_buffer(F&& f)
+    {
+        if constexpr (requires { body_.for_each_buffer(f); }) body_.for_each_buffer(f);
+        const std::string prefix = shortcut_name() + ".";
+        auto named = [&](const char* local, auto values, const parameter_shape& shape) {
+            f((prefix + local).c_str(), values, shape);
+        };
+        if constexpr (requires { shortcut_.for_each_buffer(named); }) shortcut_.for_each_buffer(named);
+    }
+
+    /// body(x) + shortcut(x).
+    const output_type& forward(const input_type& x, context& ctx)
+    {
+        const auto& a = body_.forward(x, ctx);
+        const auto& b = shortcut_.forward(x, ctx);
+        output_type& y = this->output_for(this->batch_of(x));
+        kernels::map(y.size(), a.data(), b.data(), y.data(), [](auto u, auto v) { return u + v; });
+        return y;
+    }
+
+    /// dL/dy reaches both paths; dL/dx is the sum of what they return.
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        const auto& from_body = body_.backward(x, dy, input_grad);
+        if constexpr (identity) {
+            if (!input_grad) return this->dx_;
+            input_type& dx = this->input_grad_like(x);
+            kernels::map(dx.size(), from_body.data(), dy.data(), dx.data(), [](auto u, auto v) { return u + v; });
+            return dx;
+        } else {
+            if (!input_grad) {
+                shortcut_.backward(x, dy, false);
+                return this->dx_;
+            }
+            const auto& from_shortcut = shortcut_.backward(x, dy, true);
+            input_type& dx = this->input_grad_like(x);
+            kernels::map(dx.size(), from_body.data(), from_shortcut.data(), dx.data(), [](auto u, auto v) { return u + v; });
+            return dx;
+        }
+    }
+
+    /// Summary rows: the body's layers, then the shortcut's.
+    static void summary_rows(std::ostringstream& out, const std::string& prefix, int depth)
+    {
+        if constexpr (requires { body_type::summary_rows(out, prefix, depth); }) {
+            body_type::summary_rows(out, prefix, depth);
+        } else {
+            detail::summary_row(out, std::string(std::size_t(2 * depth), ' ') + prefix + body_type::kind,
+                                detail::batch_string<typename body_type::output_shape>(),
+                                detail::grouped(body_type::parameter_count));
+        }
+        const std::string name = prefix + shortcut_name();
+        detail::summary_row(out, std::string(std::size_t(2 * depth), ' ') + name + " " + shortcut_type::kind,
+                            detail::batch_string<typename shortcut_type::output_shape>(),
+                            detail::grouped(shortcut_type::parameter_count));
+        if constexpr (requires { shortcut_type::summary_rows(out, prefix, depth); })
+            shortcut_type::summary_rows(out, name + ".", depth + 1);
+    }
+
+private:
+    static std::string shortcut_name() { return detail::layer_name<ShortcutSpec>("shortcut"); }
+
+    template <class L, class Policy>
+    static void initialize_with(L& layer, random_engine& rng, Policy policy)
+    {
+        if constexpr (requires { layer.initialize(rng, policy); })
+            layer.initialize(rng, policy);
+        else
+            layer.initialize(rng);
+    }
+
+    void rebind()
+    {
+        detail::bind_layer(body_, at_);
+        detail::bind_layer(shortcut_, at_.advanced(body_storage, body_buffers, body_counters));
+    }
+
+    body_type body_;
+    shortcut_type shortcut_;
+    detail::layer_storage<T> at_;
+};
+
+/// `Residual<Body, Shortcut = Identity>`: body(x) + shortcut(x).
+template <class Body, class Shortcut = Identity>
+struct Residual {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = residual_layer<T, Backend, In, Index, Body, Shortcut>;
+};
+
+} // namespace lepton
