@@ -4,6 +4,7 @@
 // with workspaces: const forward from many threads, moves, copies.
 #include <doctest/doctest.h>
 
+#include <lepton/io/checkpoint.hpp>
 #include <lepton/layers/activation.hpp>
 #include <lepton/layers/batchnorm.hpp>
 #include <lepton/layers/conv2d.hpp>
@@ -15,7 +16,9 @@
 #include <lepton/nn/parallel.hpp>
 #include <lepton/nn/residual.hpp>
 #include <lepton/testing/gradient_check.hpp>
+#include <lepton/train/fit.hpp>
 
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,11 +56,12 @@ testing::gradient_report gradients_of(std::size_t batch, std::uint64_t seed = 3)
 /// torchvision's BasicBlock with an identity shortcut (C channels) and with a stride-2 projection (to C channels).
 template <std::size_t C>
 using BasicBlock = Residual<Block<Named<"conv1", Conv2D<C, 3, 1, 1, 1, 1, false>>, Named<"bn1", BatchNorm2D<>>, ReLU,
-                                  Named<"conv2", Conv2D<C, 3, 1, 1, 1, 1, false>>, Named<"bn2", BatchNorm2D<>>>>;
+                                  Named<"conv2", Conv2D<C, 3, 1, 1, 1, 1, false>>, Named<"bn2", BatchNorm2D<>>>,
+                            Identity, ReLU>;
 template <std::size_t C>
 using DownBlock = Residual<Block<Named<"conv1", Conv2D<C, 3, 2, 1, 1, 1, false>>, Named<"bn1", BatchNorm2D<>>, ReLU,
                                  Named<"conv2", Conv2D<C, 3, 1, 1, 1, 1, false>>, Named<"bn2", BatchNorm2D<>>>,
-                           Named<"downsample", Block<Conv2D<C, 1, 2, 0, 1, 1, false>, BatchNorm2D<>>>>;
+                           Named<"downsample", Block<Conv2D<C, 1, 2, 0, 1, 1, false>, BatchNorm2D<>>>, ReLU>;
 
 } // namespace
 
@@ -185,7 +189,7 @@ TEST_CASE("every combinator nested two levels deep: gradients accumulate where p
     using Images = Network<double, cpu, Input<2, 6, 6>, Block<BasicBlock<2>, Residual<Block<DownBlock<3>, BasicBlock<3>>,
                                                                                     Block<Conv2D<3, 1, 2>, BatchNorm2D<>>>>,
                            GlobalAvgPool2D, Dense<2>>;
-    CHECK_GRADIENTS((gradients_of<Images>(2)));
+    CHECK_GRADIENTS((gradients_of<Images>(4)));
 }
 
 TEST_CASE("summary shows the tree: blocks, residual paths and branches, indented")
@@ -280,4 +284,62 @@ TEST_CASE("networks move: into a growing vector, and their workspaces follow the
     copy.eval();
     const auto& copied = copy.forward(x, ws);
     for (std::size_t i = 0; i < copied.size(); ++i) CHECK(copied.data()[i] == before.data()[i]);
+}
+
+namespace {
+
+/// tests/reference/write_references.py's TinyResNet, with torchvision's names.
+using TinyResNet = Sequential<Input<1, 12, 12>, Named<"conv1", Conv2D<8, 3, 1, 1, 1, 1, false>>, Named<"bn1", BatchNorm2D<>>,
+                              ReLU, Named<"layer1", Block<BasicBlock<8>, BasicBlock<8>>>,
+                              Named<"layer2", Block<DownBlock<16>, BasicBlock<16>>>, GlobalAvgPool2D, Named<"fc", Dense<10>>>;
+
+tensor<float, 4> reference_images(const io::safetensors_file& file, const char* name)
+{
+    const io::tensor_info* t = file.find(name);
+    REQUIRE(t != nullptr);
+    REQUIRE(t->shape.size() == 4);
+    tensor<float, 4> out({t->shape[0], t->shape[1], t->shape[2], t->shape[3]});
+    io::detail::copy_from_le(file.bytes(*t).data(), out.data(), out.size());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("resnet: weights move from PyTorch and back (torchvision names, strict loads, outputs within 1e-5)")
+{
+    const std::string dir = LEPTON_REFERENCE_DIR "/";
+    TinyResNet net(1);
+    io::load_weights(net, dir + "resnet.weights.safetensors");  // strict: every name, shape and dtype
+    const io::safetensors_file data(dir + "resnet.io.safetensors");
+    const auto x = reference_images(data, "input");
+    const io::tensor_info* out = data.find("output");
+    REQUIRE(out != nullptr);
+    std::vector<float> expected(40);
+    REQUIRE(out->shape == std::vector<std::size_t>{4, 10});
+    io::detail::copy_from_le(data.bytes(*out).data(), expected.data(), expected.size());
+    const auto y = predict(static_cast<const TinyResNet&>(net), x);
+    // Relative to the largest output (float32 sums in another order differ by a few units of the last place).
+    double worst = 0, largest = 0;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        worst = std::max(worst, std::abs(double(y.data()[i]) - expected[i]));
+        largest = std::max(largest, std::abs(double(expected[i])));
+    }
+    INFO("largest difference " << worst << ", largest output " << largest);
+    CHECK(worst / largest < 1e-5);
+
+    // Back: what Lepton saves is PyTorch's file tensor for tensor (names, dtypes, shapes, bytes), so
+    // `model.load_state_dict(load_file(...))` takes it; write_references.py --check-lepton-file checks that in PyTorch.
+    const std::string saved = (std::filesystem::temp_directory_path() / "lepton_resnet.safetensors").string();
+    io::save_weights(net, saved);
+    const io::safetensors_file theirs(dir + "resnet.weights.safetensors"), ours(saved);
+    CHECK(ours.tensors().size() == theirs.tensors().size());
+    for (const auto& t : theirs.tensors()) {
+        INFO(t.name);
+        const io::tensor_info* mine = ours.find(t.name);
+        REQUIRE(mine != nullptr);
+        CHECK(mine->type == t.type);
+        CHECK(mine->shape == t.shape);
+        const auto a = ours.bytes(*mine), b = theirs.bytes(t);
+        CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+    }
 }

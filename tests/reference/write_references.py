@@ -6,7 +6,12 @@ The tests never need Python: the files are checked in. Each case writes two
 files: `<case>.weights.safetensors`, the module's state_dict as Lepton's network
 names it (the module is layer 0, so every key gets the prefix "0."), and
 `<case>.io.safetensors`, an input and the module's output for it.
-Everything is float64, so the comparison can be tight.
+The recurrent cases are float64, so the comparison can be tight; the ResNet
+case (torchvision's names) is float32, as a Lepton `Sequential` is.
+`--check-lepton-file PATH` checks the reverse direction: a weights file that
+Lepton wrote for the ResNet loads into the PyTorch model strictly and gives
+PyTorch's output (the test `resnet: weights move from PyTorch and back`
+writes one to build/.../lepton_resnet.safetensors).
 """
 import json
 import os
@@ -45,6 +50,102 @@ def write_case(name, module, x):
     save_safetensors(os.path.join(HERE, name + ".io.safetensors"), {"input": x, "output": y})
 
 
+class BasicBlock(torch.nn.Module):
+    """torchvision's BasicBlock (resnet.py), with its attribute names."""
+
+    def __init__(self, inplanes, planes, stride=1):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(planes)
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.conv2 = torch.nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = torch.nn.Sequential(torch.nn.Conv2d(inplanes, planes, 1, stride, bias=False),
+                                                  torch.nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class TinyResNet(torch.nn.Module):
+    """A small ResNet with torchvision's names: stem, two stages, global average pooling, a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 8, 3, 1, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(8)
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.layer1 = torch.nn.Sequential(BasicBlock(8, 8), BasicBlock(8, 8))
+        self.layer2 = torch.nn.Sequential(BasicBlock(8, 16, 2), BasicBlock(16, 16))
+        self.avgpool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer2(self.layer1(x))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def write_resnet_case():
+    """resnet.{weights,io}.safetensors: TinyResNet's state_dict (float32, torchvision names) after a few
+    training-mode passes (so the BatchNorm statistics and counters are not their initial values), and an
+    input with the evaluation-mode output."""
+    torch.manual_seed(2)
+    model = TinyResNet()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    model.train()
+    for _ in range(3):
+        model(torch.randn(8, 1, 12, 12))
+    model.eval()
+    x = torch.randn(4, 1, 12, 12)
+    with torch.no_grad():
+        y = model(x)
+    save_safetensors(os.path.join(HERE, "resnet.weights.safetensors"), dict(model.state_dict()))
+    save_safetensors(os.path.join(HERE, "resnet.io.safetensors"), {"input": x, "output": y})
+
+
+def check_lepton_file(path):
+    """The reverse direction: a file Lepton's save_weights wrote for the same network loads into
+    TinyResNet strictly and gives the reference output."""
+    import sys
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    types = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+    state = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        state[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=types[entry["dtype"]]).reshape(entry["shape"])
+    model = TinyResNet()
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    io = {}
+    with open(os.path.join(HERE, "resnet.io.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        h = json.loads(f.read(n))
+        d = f.read()
+        for name in ("input", "output"):
+            b, e = h[name]["data_offsets"]
+            io[name] = torch.frombuffer(bytearray(d[b:e]), dtype=torch.float32).reshape(h[name]["shape"])
+    with torch.no_grad():
+        y = model(io["input"])
+    err = ((y - io["output"]).abs() / io["output"].abs().clamp_min(1e-3)).max().item()
+    print(f"{path}: loads strictly into TinyResNet; largest relative difference {err:.2e}")
+    sys.exit(0 if err < 1e-5 else 1)
+
+
 def main():
     torch.manual_seed(1)
     x = torch.randn(2, 5, 6, dtype=torch.float64)
@@ -55,7 +156,12 @@ def main():
                torch.nn.LSTM(6, 3, num_layers=2, batch_first=True, bidirectional=True), x)
     write_case("gru_3_layers_bidirectional",
                torch.nn.GRU(6, 2, num_layers=3, batch_first=True, bidirectional=True, dropout=0.5), x)
+    write_resnet_case()
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--check-lepton-file":
+        check_lepton_file(sys.argv[2])
+    else:
+        main()

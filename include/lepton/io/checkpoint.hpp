@@ -67,7 +67,7 @@ slot make_slot(std::string name, V* data, const parameter_shape& shape)
     return {std::move(name), dtype_of<V>(), shape, data, count};
 }
 
-/// Parameters and buffers, in PyTorch's state_dict order (layer by layer,
+/// Parameters and buffers, in PyTorch's state_dict order (module by module,
 /// parameters before buffers).
 template <class Net>
 std::vector<slot> network_slots(Net& net)
@@ -79,8 +79,13 @@ std::vector<slot> network_slots(Net& net)
     net.for_each_buffer([&](std::string name, auto values, const parameter_shape& shape) {
         slots.push_back(make_slot(std::move(name), values.data(), shape));
     });
-    auto layer = [](const slot& s) { return std::stoul(s.name.substr(0, s.name.find('.'))); };
-    std::stable_sort(slots.begin(), slots.end(), [&](const slot& a, const slot& b) { return layer(a) < layer(b); });
+    // PyTorch's order: module by module (in the order of the tree), each module's
+    // parameters before its buffers. A tensor's module is its name without the last part.
+    auto module_of = [](const slot& s) { return s.name.substr(0, s.name.rfind('.')); };
+    std::map<std::string, std::size_t> module_rank;
+    for (const slot& s : slots) module_rank.emplace(module_of(s), module_rank.size());
+    std::stable_sort(slots.begin(), slots.end(),
+                     [&](const slot& a, const slot& b) { return module_rank[module_of(a)] < module_rank[module_of(b)]; });
     return slots;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 /// \file
-/// `Residual<Body, Shortcut = Identity>`: y = body(x) + shortcut(x), the
-/// building block of ResNets. The shortcut is the input itself, or a
+/// `Residual<Body, Shortcut = Identity, After = Identity>`: y = after(body(x) +
+/// shortcut(x)), the building block of ResNets (torchvision's `BasicBlock` is
+/// `Residual<Body, Identity or Projection, ReLU>`: the ReLU after the sum is
+/// part of the block, so block indices match torchvision's). The shortcut is the input itself, or a
 /// projection where the body changes the shape (a 1x1 `Conv2D` with the
 /// body's stride and a `BatchNorm2D`, torchvision's `downsample`).
 ///
@@ -9,8 +11,7 @@
 /// sit directly under the residual's (a `Block` body of `Named<"conv1", ...>`,
 /// `Named<"bn1", ...>` layers gives `conv1.weight`, `bn1.running_mean`), and
 /// the shortcut's under its `Named` name, `shortcut` by default
-/// (`Named<"downsample", Block<...>>` gives `downsample.0.weight`). The ReLU
-/// that follows the sum in a ResNet is the next layer of the network.
+/// (`Named<"downsample", Block<...>>` gives `downsample.0.weight`).
 
 #include <algorithm>
 #include <cstddef>
@@ -35,11 +36,16 @@ struct residual_body_and_shortcut_shapes_must_agree {
 };
 
 /// What `Residual` binds to.
-template <class T, class Backend, class In, std::size_t Index, class BodySpec, class ShortcutSpec>
+template <class T, class Backend, class In, std::size_t Index, class BodySpec, class ShortcutSpec, class AfterSpec>
 class residual_layer
     : public detail::layer_base<T, In, typename BodySpec::template bind<T, Backend, In, 0>::output_shape> {
     using body_type = typename BodySpec::template bind<T, Backend, In, 0>;
     using shortcut_type = typename ShortcutSpec::template bind<T, Backend, In, 1>;
+    using after_type = typename AfterSpec::template bind<T, Backend, typename body_type::output_shape, 2>;
+    static_assert(after_type::parameter_count == 0 && std::is_same_v<typename after_type::output_shape,
+                                                                     typename body_type::output_shape>,
+                  "Lepton wiring error: a Residual's After is an activation (no parameters, shape unchanged)");
+    static constexpr bool plain_sum = std::is_same_v<after_type, identity_layer<T, Backend, typename body_type::output_shape, 2>>;
     using base = typename residual_layer::layer_base;
     static_assert(residual_body_and_shortcut_shapes_must_agree<layer_index<Index>, typename body_type::output_shape,
                                                                typename shortcut_type::output_shape>::value,
@@ -118,19 +124,26 @@ public:
         if constexpr (requires { shortcut_.for_each_buffer(named); }) shortcut_.for_each_buffer(named);
     }
 
-    /// body(x) + shortcut(x).
+    /// The output of the last forward call.
+    const output_type& output() const noexcept { return plain_sum ? this->y_ : after_.output(); }
+
+    /// after(body(x) + shortcut(x)).
     const output_type& forward(const input_type& x, context& ctx)
     {
         const auto& a = body_.forward(x, ctx);
         const auto& b = shortcut_.forward(x, ctx);
-        output_type& y = this->output_for(this->batch_of(x));
-        kernels::map(y.size(), a.data(), b.data(), y.data(), [](auto u, auto v) { return u + v; });
-        return y;
+        output_type& sum = this->output_for(this->batch_of(x));
+        kernels::map(sum.size(), a.data(), b.data(), sum.data(), [](auto u, auto v) { return u + v; });
+        if constexpr (plain_sum)
+            return sum;
+        else
+            return after_.forward(sum, ctx);
     }
 
-    /// dL/dy reaches both paths; dL/dx is the sum of what they return.
-    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    /// dL/d(sum) reaches both paths; dL/dx is the sum of what they return.
+    const input_type& backward(const input_type& x, const output_type& dy_out, bool input_grad)
     {
+        const output_type& dy = plain_sum ? dy_out : after_.backward(this->y_, dy_out, true);
         const auto& from_body = body_.backward(x, dy, input_grad);
         if constexpr (identity) {
             if (!input_grad) return this->dx_;
@@ -165,6 +178,10 @@ public:
                             detail::grouped(shortcut_type::parameter_count));
         if constexpr (requires { shortcut_type::summary_rows(out, prefix, depth); })
             shortcut_type::summary_rows(out, name + ".", depth + 1);
+        if constexpr (!plain_sum)
+            detail::summary_row(out, std::string(std::size_t(2 * depth), ' ') + prefix + "(after the sum) " +
+                                         after_type::kind,
+                                detail::batch_string<typename after_type::output_shape>(), "0");
     }
 
 private:
@@ -187,15 +204,16 @@ private:
 
     body_type body_;
     shortcut_type shortcut_;
+    after_type after_;
     detail::layer_storage<T> at_;
 };
 
-/// `Residual<Body, Shortcut = Identity>`: body(x) + shortcut(x).
-template <class Body, class Shortcut = Identity>
+/// `Residual<Body, Shortcut = Identity, After = Identity>`: after(body(x) + shortcut(x)).
+template <class Body, class Shortcut = Identity, class After = Identity>
 struct Residual {
     /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
-    using bind = residual_layer<T, Backend, In, Index, Body, Shortcut>;
+    using bind = residual_layer<T, Backend, In, Index, Body, Shortcut, After>;
 };
 
 } // namespace lepton
