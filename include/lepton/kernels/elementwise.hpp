@@ -105,4 +105,34 @@ inline T sum(std::size_t n, const T* a)
     return s;
 }
 
+/// Sum over i < n of f(a[i]) (`f` takes vectors and scalars: the tail is summed one element at a time).
+template <class T, class F>
+inline T sum_of(std::size_t n, const T* a, F&& f)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+    vec acc(T(0));
+    const std::size_t body = n - n % W;
+    std::size_t i = 0;
+    for (; i < body; i += W) acc += f(vec::load_unaligned(a + i));
+    T s = simd::reduce_add(acc);
+    for (; i < n; ++i) s += f(a[i]);
+    return s;
+}
+
+/// Sum over i < n of f(a[i], b[i]).
+template <class T, class F>
+inline T sum_of(std::size_t n, const T* a, const T* b, F&& f)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+    vec acc(T(0));
+    const std::size_t body = n - n % W;
+    std::size_t i = 0;
+    for (; i < body; i += W) acc += f(vec::load_unaligned(a + i), vec::load_unaligned(b + i));
+    T s = simd::reduce_add(acc);
+    for (; i < n; ++i) s += f(a[i], b[i]);
+    return s;
+}
+
 LEPTON_KERNELS_END

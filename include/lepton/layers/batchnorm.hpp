@@ -113,10 +113,11 @@ public:
                 double s = 0, ss = 0;
                 for (std::size_t i = 0; i < n; ++i) s += double(kernels::sum(plane, x.data() + (i * channels + c) * plane));
                 mean = T(s / double(count));
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T* p = x.data() + (i * channels + c) * plane;
-                    for (std::size_t k = 0; k < plane; ++k) ss += double((p[k] - mean) * (p[k] - mean));
-                }
+                for (std::size_t i = 0; i < n; ++i)
+                    ss += double(kernels::sum_of(plane, x.data() + (i * channels + c) * plane, [mean](auto v) {
+                        const auto d = v - decltype(v)(mean);
+                        return d * d;
+                    }));
                 var = T(ss / double(count));
                 const double unbiased = count > 1 ? ss / double(count - 1) : ss;
                 // A non-finite batch (a diverged step, a corrupt sample) would make the
@@ -155,14 +156,15 @@ public:
         const T count = T(n * plane);
         for_each_channel([&](std::size_t c) {
             const T mean = mean_[c], inv_std = inv_std_[c];
-            T sum_dy = 0, sum_dy_xhat = 0;
+            // Per-image vector sums, added up in double: one pass, and no long float chains.
+            double s_dy = 0, s_dy_centered = 0;
             for (std::size_t i = 0; i < n; ++i) {
                 const std::size_t at = (i * channels + c) * plane;
-                for (std::size_t k = 0; k < plane; ++k) {
-                    sum_dy += dy.data()[at + k];
-                    sum_dy_xhat += dy.data()[at + k] * (x.data()[at + k] - mean) * inv_std;
-                }
+                s_dy += double(kernels::sum(plane, dy.data() + at));
+                s_dy_centered += double(kernels::sum_of(plane, dy.data() + at, x.data() + at,
+                                                        [mean](auto g, auto v) { return g * (v - decltype(v)(mean)); }));
             }
+            const T sum_dy = T(s_dy), sum_dy_xhat = T(s_dy_centered * double(inv_std));
             dbeta_[c] += sum_dy;
             dgamma_[c] += sum_dy_xhat;
             if (!dx) return;
@@ -172,10 +174,10 @@ public:
                 if (training_) {
                     // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
                     const T a = sum_dy / count, b = sum_dy_xhat / count;
-                    for (std::size_t k = 0; k < plane; ++k) {
-                        const T xhat = (x.data()[at + k] - mean) * inv_std;
-                        dx->data()[at + k] = g * (dy.data()[at + k] - a - xhat * b);
-                    }
+                    kernels::map(plane, dy.data() + at, x.data() + at, dx->data() + at, [=](auto d, auto v) {
+                        using V = decltype(v);
+                        return V(g) * (d - V(a) - (v - V(mean)) * V(inv_std) * V(b));
+                    });
                 } else {
                     kernels::map(plane, dy.data() + at, dx->data() + at, [g](auto v) { return v * decltype(v)(g); });
                 }

@@ -92,7 +92,7 @@ inline std::string grouped(std::size_t n)
 inline void summary_row(std::ostringstream& out, const std::string& name, const std::string& shape,
                         const std::string& params)
 {
-    out << std::left << std::setw(36) << (" " + name) << std::setw(24) << shape << params << '\n';
+    out << std::left << std::setw(40) << (" " + name) << std::setw(22) << shape << params << '\n';
 }
 
 /// A chain of layers over input shape `In`.
