@@ -5,6 +5,7 @@
 //   GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=68719476736
 //   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp ./bench_conv     (both variables set)
 #include "peak.hpp"
+#include "training_step.hpp"
 
 #include <lepton/lepton.hpp>
 
@@ -76,24 +77,8 @@ double cnn_step_flops()
 }
 
 /// One optimizer step of the CNN on a batch of 64: forward, loss, backward, Adam.
-void BM_LeptonCnnTrainingStep(benchmark::State& state)
-{
-    set_num_threads(int(state.range(0)));
-    CNN net(1);
-    Adam optimizer(net, {.lr = 1e-3});
-    CrossEntropyLoss<float> loss;
-    const auto x = filled_input<CNN>(64);
-    std::vector<std::int32_t> labels(64);
-    for (std::size_t i = 0; i < 64; ++i) labels[i] = std::int32_t(i % 10);
-    for (auto _ : state) {
-        net.zero_grad();
-        loss(net.forward(x), labels);
-        net.backward(loss.gradient());
-        optimizer.step();
-    }
-    // conv1 (weight grad only), conv2 and the two Dense layers: forward + backward
-    report_flops(state, cnn_step_flops());
-}
+/// conv1 (weight gradient only), conv2 and the two Dense layers: forward + backward.
+void BM_LeptonCnnTrainingStep(benchmark::State& state) { lepton_bench::training_steps<CNN>(state, cnn_step_flops()); }
 
 #ifdef LEPTON_BENCH_TORCH
 // libtorch, written as a careful user would: modules, no autograd on the input

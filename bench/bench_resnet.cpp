@@ -3,18 +3,17 @@
 // with the same modules in libtorch side by side when it is installed.
 //   ./bench_resnet        (libtorch at its best: see bench_conv.cpp's header)
 #include "peak.hpp"
+#include "training_step.hpp"
 
 #include <lepton/layers/activation.hpp>
 #include <lepton/layers/batchnorm.hpp>
 #include <lepton/layers/conv2d.hpp>
 #include <lepton/layers/dense.hpp>
 #include <lepton/layers/pooling.hpp>
-#include <lepton/losses/cross_entropy.hpp>
 #include <lepton/nn/block.hpp>
 #include <lepton/nn/named.hpp>
 #include <lepton/nn/network.hpp>
 #include <lepton/nn/residual.hpp>
-#include <lepton/optim/adam.hpp>
 
 #ifdef LEPTON_BENCH_TORCH
 #include <torch/torch.h>
@@ -80,20 +79,7 @@ void BM_LeptonBlockForwardBackward(benchmark::State& state)
 
 void BM_LeptonResNetTrainingStep(benchmark::State& state)
 {
-    set_num_threads(int(state.range(0)));
-    ResNet net(1);
-    Adam optimizer(net, {.lr = 1e-3});
-    CrossEntropyLoss<float> loss;
-    const auto x = filled_input<ResNet>(64);
-    std::vector<std::int32_t> labels(64);
-    for (std::size_t i = 0; i < 64; ++i) labels[i] = std::int32_t(i % 10);
-    for (auto _ : state) {
-        net.zero_grad();
-        loss(net.forward(x), labels);
-        net.backward(loss.gradient());
-        optimizer.step();
-    }
-    report_flops(state, 3 * resnet_forward_flops);
+    lepton_bench::training_steps<ResNet>(state, 3 * resnet_forward_flops);
 }
 
 #ifdef LEPTON_BENCH_TORCH

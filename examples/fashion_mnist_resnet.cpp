@@ -38,18 +38,20 @@ using BasicBlock = Residual<Body<C, 1>, Identity, ReLU>;
 template <std::size_t C>
 using DownBlock = Residual<Body<C, 2>, Named<"downsample", Block<Conv2D<C, 1, 2, 0, 1, 1, false>, BatchNorm2D<>>>, ReLU>;
 
+// The stem halves the image (torchvision's stem pools too); each later stage halves it again.
 using ResNet = Sequential<Input<1, 28, 28>,
-                          Named<"conv1", Conv2D<16, 3, 1, 1, 1, 1, false>>, Named<"bn1", BatchNorm2D<>>, ReLU,
-                          Named<"layer1", Block<BasicBlock<16>>>,   // 16 x 28 x 28
-                          Named<"layer2", Block<DownBlock<32>>>,    // 32 x 14 x 14
-                          Named<"layer3", Block<DownBlock<64>>>,    // 64 x 7 x 7
+                          Named<"conv1", Conv2D<32, 3, 1, 1, 1, 1, false>>, Named<"bn1", BatchNorm2D<>>, ReLU,
+                          MaxPool2D<2>,                             // 32 x 14 x 14
+                          Named<"layer1", Block<BasicBlock<32>>>,   // 32 x 14 x 14
+                          Named<"layer2", Block<DownBlock<64>>>,    // 64 x 7 x 7
+                          Named<"layer3", Block<DownBlock<128>>>,   // 128 x 4 x 4
                           GlobalAvgPool2D, Named<"fc", Dense<10>>>;
 
 int main(int argc, char** argv)
 {
     const example_args args(argc, argv);
     const auto seed = std::uint64_t(args.integer(0, 1));
-    const int epochs = int(args.integer(1, args.short_run() ? 1 : 4));
+    const int epochs = int(args.integer(1, args.short_run() ? 1 : 8));
 
     auto train = data::fashion_mnist_train();
     auto test = data::fashion_mnist_test();

@@ -24,6 +24,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../core/random.hpp"
@@ -110,6 +113,41 @@ void bind_layer(Layer& layer, const layer_storage<T>& at)
     if constexpr (requires { layer.bind_buffers(at.buffers, at.counters); }) layer.bind_buffers(at.buffers, at.counters);
 }
 
+/// Initialises `layer` from `rng`, with `policy` when it takes an initialiser policy (Dense, Conv2D, blocks).
+template <class Layer, class Policy>
+void initialize_layer(Layer& layer, random_engine& rng, Policy policy)
+{
+    if constexpr (requires { layer.initialize(rng, policy); })
+        layer.initialize(rng, policy);
+    else
+        layer.initialize(rng);
+}
+
+/// Where a layer made of layers (a block, a residual block, parallel
+/// branches) has its storage: `bind` and `bind_buffers` record the start of
+/// its parts and call `Derived::rebind(storage)` to point the parts at them.
+template <class Derived, class T>
+class composite_storage {
+public:
+    /// Its slices of the network's parameter and gradient buffers.
+    void bind(T* params, T* grads)
+    {
+        at_.params = params;
+        at_.grads = grads;
+        static_cast<Derived&>(*this).rebind(at_);
+    }
+    /// Its part of the network's buffer and counter storage.
+    void bind_buffers(T* values, std::int64_t* counters)
+    {
+        at_.buffers = values;
+        at_.counters = counters;
+        static_cast<Derived&>(*this).rebind(at_);
+    }
+
+private:
+    layer_storage<T> at_;
+};
+
 /// Owns a layer's output and input-gradient buffers.
 template <class T, class In, class Out>
 class layer_base {
@@ -154,6 +192,36 @@ protected:
 
     output_type y_;
     input_type dx_;
+};
+
+/// Stands in for the layers after a failed wiring check (see `invalid_shape`).
+template <class T>
+class unwired_layer : public layer_base<T, invalid_shape, invalid_shape> {
+public:
+    static constexpr const char* kind = "(unwired)";
+    const auto& forward(const typename unwired_layer::input_type& x, context&) { return x; }
+    const auto& backward(const typename unwired_layer::input_type&, const typename unwired_layer::output_type& dy,
+                         bool)
+    {
+        return dy;
+    }
+};
+
+/// Binds each spec to the output shape of the layer before it; `Index` is the
+/// position within the chain (it appears in wiring errors).
+template <class T, class Backend, class In, std::size_t Index, class... Specs>
+struct bind_chain {
+    using type = std::tuple<>;
+    using output_shape = In;
+};
+
+template <class T, class Backend, class In, std::size_t Index, class Spec, class... Rest>
+struct bind_chain<T, Backend, In, Index, Spec, Rest...> {
+    using layer = std::conditional_t<is_invalid_shape<In>, unwired_layer<T>,
+                                     typename Spec::template bind<T, Backend, In, Index>>;
+    using next = bind_chain<T, Backend, typename layer::output_shape, Index + 1, Rest...>;
+    using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(), std::declval<typename next::type>()));
+    using output_shape = typename next::output_shape;
 };
 
 } // namespace detail

@@ -23,31 +23,12 @@
 
 namespace lepton {
 
-namespace detail {
-
-/// Binds each spec to the output shape of the one before it (all at `Index`:
-/// the stack is one layer of the network).
-template <class T, class Backend, class In, std::size_t Index, class... Specs>
-struct bind_stack {
-    using type = std::tuple<>;
-    using output_shape = In;
-};
-template <class T, class Backend, class In, std::size_t Index, class Spec, class... Rest>
-struct bind_stack<T, Backend, In, Index, Spec, Rest...> {
-    using layer = typename Spec::template bind<T, Backend, In, Index>;
-    using next = bind_stack<T, Backend, typename layer::output_shape, Index, Rest...>;
-    using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(), std::declval<typename next::type>()));
-    using output_shape = typename next::output_shape;
-};
-
-} // namespace detail
-
 /// What a stacked recurrent spec binds to: the layers of `Specs` one after
 /// another, with dropout `Dropout` between them.
 template <class T, class Backend, class In, std::size_t Index, real Dropout, class... Specs>
 class recurrent_stack
-    : public detail::layer_base<T, In, typename detail::bind_stack<T, Backend, In, Index, Specs...>::output_shape> {
-    using stack = detail::bind_stack<T, Backend, In, Index, Specs...>;
+    : public detail::layer_base<T, In, typename detail::bind_chain<T, Backend, In, 0, Specs...>::output_shape> {
+    using stack = detail::bind_chain<T, Backend, In, 0, Specs...>;
     using layers_tuple = typename stack::type;
     static constexpr std::size_t depth = sizeof...(Specs);
     static_assert(depth > 1, "a recurrent stack has at least two layers");

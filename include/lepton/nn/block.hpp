@@ -17,7 +17,7 @@ namespace lepton {
 
 /// What `Block` binds to: a chain of layers behind the layer interface.
 template <class T, class Backend, class In, std::size_t Index, class... Specs>
-class block_layer {
+class block_layer : public detail::composite_storage<block_layer<T, Backend, In, Index, Specs...>, T> {
     using chain_type = detail::layer_chain<T, Backend, In, Specs...>;
 
 public:
@@ -44,20 +44,8 @@ public:
         return chain_.template layer<I>();
     }
 
-    /// Points the layers at their slices of the parameter and gradient buffers.
-    void bind(T* params, T* grads)
-    {
-        at_.params = params;
-        at_.grads = grads;
-        chain_.bind(at_);
-    }
-    /// Points the layers at their buffers.
-    void bind_buffers(T* values, std::int64_t* counters)
-    {
-        at_.buffers = values;
-        at_.counters = counters;
-        chain_.bind(at_);
-    }
+    /// Points the layers at their parts of the storage starting at `at` (see `composite_storage`).
+    void rebind(const detail::layer_storage<T>& at) { chain_.bind(at); }
     /// Initialises the layers in order.
     void initialize(random_engine& rng) { chain_.initialize(rng); }
     /// Initialises the layers that take an initialiser policy with `policy`.
@@ -100,7 +88,6 @@ public:
 
 private:
     chain_type chain_;
-    detail::layer_storage<T> at_;
 };
 
 /// `Block<Conv2D<64, 3, 1, Padding::same>, BatchNorm2D<>, ReLU>`: these layers

@@ -14,7 +14,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <iomanip>
 #include <span>
 #include <sstream>
 #include <string>
@@ -26,74 +25,14 @@
 #include "../graph/sparse_matrix.hpp"
 #include "../layers/layer.hpp"
 #include "named.hpp"
+#include "summary.hpp"
 
 namespace lepton {
 namespace detail {
 
-/// Stands in for the layers after a failed wiring check (see `invalid_shape`).
-template <class T>
-class unwired_layer : public layer_base<T, invalid_shape, invalid_shape> {
-public:
-    static constexpr const char* kind = "(unwired)";
-    const auto& forward(const typename unwired_layer::input_type& x, context&) { return x; }
-    const auto& backward(const typename unwired_layer::input_type&, const typename unwired_layer::output_type& dy,
-                         bool)
-    {
-        return dy;
-    }
-};
-
-/// Binds each spec to the output shape of the layer before it; `Index` is the
-/// position within the chain (it appears in wiring errors).
-template <class T, class Backend, class In, std::size_t Index, class... Specs>
-struct bind_chain {
-    using type = std::tuple<>;
-    using output_shape = In;
-};
-
-template <class T, class Backend, class In, std::size_t Index, class Spec, class... Rest>
-struct bind_chain<T, Backend, In, Index, Spec, Rest...> {
-    using layer = std::conditional_t<is_invalid_shape<In>, unwired_layer<T>,
-                                     typename Spec::template bind<T, Backend, In, Index>>;
-    using next = bind_chain<T, Backend, typename layer::output_shape, Index + 1, Rest...>;
-    using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(), std::declval<typename next::type>()));
-    using output_shape = typename next::output_shape;
-};
-
 /// Layers that take a `sparse_matrix<T>` input (Dropout, Dense, the graph layers).
 template <class Layer>
 concept accepts_sparse = requires { Layer::accepts_sparse_input; } && Layer::accepts_sparse_input;
-
-/// "[N, 1, 28, 28]", with T for a run-time dimension.
-template <class S>
-std::string batch_string()
-{
-    if constexpr (is_invalid_shape<S>) {
-        return "[invalid]";
-    } else {
-        std::string s = "[N";
-        for (auto d : S::dims) s += ", " + (d == dynamic ? std::string("T") : std::to_string(d));
-        return s + "]";
-    }
-}
-
-/// 421642 -> "421,642".
-inline std::string grouped(std::size_t n)
-{
-    std::string digits = std::to_string(n), out;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return out;
-}
-
-/// One row of a summary table.
-inline void summary_row(std::ostringstream& out, const std::string& name, const std::string& shape,
-                        const std::string& params)
-{
-    out << std::left << std::setw(40) << (" " + name) << std::setw(22) << shape << params << '\n';
-}
 
 /// A chain of layers over input shape `In`.
 template <class T, class Backend, class In, class... Specs>
@@ -197,12 +136,7 @@ public:
     template <class Policy>
     void initialize(random_engine& rng, Policy policy)
     {
-        for_each_layer([&](auto& layer, std::size_t) {
-            if constexpr (requires { layer.initialize(rng, policy); })
-                layer.initialize(rng, policy);
-            else
-                layer.initialize(rng);
-        });
+        for_each_layer([&](auto& layer, std::size_t) { initialize_layer(layer, rng, policy); });
     }
 
     /// Calls f(name, data, grad, shape, index) for every parameter tensor, named

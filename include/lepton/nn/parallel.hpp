@@ -28,6 +28,7 @@
 #include "../kernels/elementwise.hpp"
 #include "../layers/layer.hpp"
 #include "named.hpp"
+#include "summary.hpp"
 
 namespace lepton {
 
@@ -119,7 +120,8 @@ class parallel_layer
     : public detail::layer_base<
           T, In,
           typename detail::merged_shape<
-              Merge, typename Specs::template bind<T, Backend, In, 0>::output_shape...>::type> {
+              Merge, typename Specs::template bind<T, Backend, In, 0>::output_shape...>::type>,
+      public detail::composite_storage<parallel_layer<T, Backend, In, Index, Merge, Specs...>, T> {
     using branches_tuple =
         typename detail::bind_branches<T, Backend, In, std::make_index_sequence<sizeof...(Specs)>, Specs...>::type;
     static constexpr std::size_t count = sizeof...(Specs);
@@ -155,7 +157,11 @@ class parallel_layer
         return o;
     }(std::make_index_sequence<count>{});
 
+    using storage = detail::composite_storage<parallel_layer<T, Backend, In, Index, Merge, Specs...>, T>;
+
 public:
+    using storage::bind;          // not layer_base's: the parts have storage
+    using storage::bind_buffers;
     using typename base::input_type;
     using typename base::output_type;
     /// Name shown in summaries.
@@ -182,19 +188,12 @@ public:
         return std::get<K>(branches_);
     }
 
-    /// Points each branch at its slices.
-    void bind(T* params, T* grads)
+    /// Points each branch at its part of the storage starting at `at` (see `composite_storage`).
+    void rebind(const detail::layer_storage<T>& at)
     {
-        at_.params = params;
-        at_.grads = grads;
-        rebind();
-    }
-    /// Points each branch at its buffers.
-    void bind_buffers(T* values, std::int64_t* counters)
-    {
-        at_.buffers = values;
-        at_.counters = counters;
-        rebind();
+        for_each_branch([&](auto& b, std::size_t k) {
+            detail::bind_layer(b, at.advanced(offsets.params[k], offsets.buffers[k], offsets.counters[k]));
+        });
     }
     /// Initialises the branches in order.
     void initialize(random_engine& rng)
@@ -205,12 +204,7 @@ public:
     template <class Policy>
     void initialize(random_engine& rng, Policy policy)
     {
-        for_each_branch([&](auto& b, std::size_t) {
-            if constexpr (requires { b.initialize(rng, policy); })
-                b.initialize(rng, policy);
-            else
-                b.initialize(rng);
-        });
+        for_each_branch([&](auto& b, std::size_t) { detail::initialize_layer(b, rng, policy); });
     }
     /// Calls `f(name, data, grad, shape)` for each branch's parameters, under the branch's name.
     template <class F>
@@ -326,13 +320,6 @@ private:
             std::make_index_sequence<count>{});
     }
 
-    void rebind()
-    {
-        for_each_branch([&](auto& b, std::size_t k) {
-            detail::bind_layer(b, at_.advanced(offsets.params[k], offsets.buffers[k], offsets.counters[k]));
-        });
-    }
-
     /// Branch k's start along the axis.
     static std::size_t concat_offset(std::size_t k)
     {
@@ -365,7 +352,6 @@ private:
 
     branches_tuple branches_;
     std::array<branch_output, count> grads_;  ///< dL/d(branch output), where it is not dy itself
-    detail::layer_storage<T> at_;
 };
 
 /// `Parallel<Merge, Branches...>`: every branch on the same input, merged by

@@ -38,7 +38,8 @@ struct residual_body_and_shortcut_shapes_must_agree {
 /// What `Residual` binds to.
 template <class T, class Backend, class In, std::size_t Index, class BodySpec, class ShortcutSpec, class AfterSpec>
 class residual_layer
-    : public detail::layer_base<T, In, typename BodySpec::template bind<T, Backend, In, 0>::output_shape> {
+    : public detail::layer_base<T, In, typename BodySpec::template bind<T, Backend, In, 0>::output_shape>,
+      public detail::composite_storage<residual_layer<T, Backend, In, Index, BodySpec, ShortcutSpec, AfterSpec>, T> {
     using body_type = typename BodySpec::template bind<T, Backend, In, 0>;
     using shortcut_type = typename ShortcutSpec::template bind<T, Backend, In, 1>;
     using after_type = typename AfterSpec::template bind<T, Backend, typename body_type::output_shape, 2>;
@@ -56,7 +57,11 @@ class residual_layer
     static constexpr std::size_t body_buffers = detail::buffer_count_of<body_type>();
     static constexpr std::size_t body_counters = detail::counter_count_of<body_type>();
 
+    using storage = detail::composite_storage<residual_layer<T, Backend, In, Index, BodySpec, ShortcutSpec, AfterSpec>, T>;
+
 public:
+    using storage::bind;          // not layer_base's: the parts have storage
+    using storage::bind_buffers;
     using typename base::input_type;
     using typename base::output_type;
     /// Name shown in summaries.
@@ -75,19 +80,11 @@ public:
     /// The shortcut.
     shortcut_type& shortcut() noexcept { return shortcut_; }
 
-    /// Points both paths at their slices (the body's first).
-    void bind(T* params, T* grads)
+    /// Points both paths at their parts of the storage starting at `at`, the body's first (see `composite_storage`).
+    void rebind(const detail::layer_storage<T>& at)
     {
-        at_.params = params;
-        at_.grads = grads;
-        rebind();
-    }
-    /// Points both paths at their buffers.
-    void bind_buffers(T* values, std::int64_t* counters)
-    {
-        at_.buffers = values;
-        at_.counters = counters;
-        rebind();
+        detail::bind_layer(body_, at);
+        detail::bind_layer(shortcut_, at.advanced(body_storage, body_buffers, body_counters));
     }
     /// Initialises the body, then the shortcut.
     void initialize(random_engine& rng)
@@ -99,8 +96,8 @@ public:
     template <class Policy>
     void initialize(random_engine& rng, Policy policy)
     {
-        initialize_with(body_, rng, policy);
-        initialize_with(shortcut_, rng, policy);
+        detail::initialize_layer(body_, rng, policy);
+        detail::initialize_layer(shortcut_, rng, policy);
     }
     /// Calls `f(name, data, grad, shape)`: the body's names as they are, then the shortcut's under its name.
     template <class F>
@@ -187,25 +184,9 @@ public:
 private:
     static std::string shortcut_name() { return detail::layer_name<ShortcutSpec>("shortcut"); }
 
-    template <class L, class Policy>
-    static void initialize_with(L& layer, random_engine& rng, Policy policy)
-    {
-        if constexpr (requires { layer.initialize(rng, policy); })
-            layer.initialize(rng, policy);
-        else
-            layer.initialize(rng);
-    }
-
-    void rebind()
-    {
-        detail::bind_layer(body_, at_);
-        detail::bind_layer(shortcut_, at_.advanced(body_storage, body_buffers, body_counters));
-    }
-
     body_type body_;
     shortcut_type shortcut_;
     after_type after_;
-    detail::layer_storage<T> at_;
 };
 
 /// `Residual<Body, Shortcut = Identity, After = Identity>`: after(body(x) + shortcut(x)).

@@ -1,0 +1,42 @@
+// One optimizer step of a classifier on a batch of 64 (forward, cross-entropy,
+// backward, Adam), the loop the training-step benchmarks share.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <lepton/core/random.hpp>
+#include <lepton/core/shape.hpp>
+#include <lepton/kernels/parallel.hpp>
+#include <lepton/losses/cross_entropy.hpp>
+#include <lepton/optim/adam.hpp>
+
+#include "peak.hpp"
+
+namespace lepton_bench {
+
+/// Times training steps of `Net` on `state.range(0)` threads; `flops` is the arithmetic of one step.
+template <class Net>
+void training_steps(benchmark::State& state, double flops)
+{
+    lepton::set_num_threads(int(state.range(0)));
+    Net net(1);
+    lepton::Adam optimizer(net, {.lr = 1e-3});
+    lepton::CrossEntropyLoss<float> loss;
+    typename Net::input_type x(lepton::batch_shape<typename Net::input_shape>(64));
+    lepton::random_engine rng(1);
+    for (auto& v : x) v = float(rng.uniform(-1, 1));
+    std::vector<std::int32_t> labels(64);
+    for (std::size_t i = 0; i < 64; ++i) labels[i] = std::int32_t(i % 10);
+    for (auto _ : state) {
+        net.zero_grad();
+        loss(net.forward(x), labels);
+        net.backward(loss.gradient());
+        optimizer.step();
+    }
+    report_flops(state, flops);
+}
+
+} // namespace lepton_bench
