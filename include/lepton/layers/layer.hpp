@@ -105,12 +105,14 @@ struct layer_storage {
     }
 };
 
-/// Points `layer` at its storage: parameters and gradients always, buffers when it keeps some.
+/// Points `layer` at its storage: parameters and gradients always, buffers when it keeps some and
+/// they are bound already (a block's parameters are bound before its buffers).
 template <class Layer, class T>
 void bind_layer(Layer& layer, const layer_storage<T>& at)
 {
     layer.bind(at.params, at.grads);
-    if constexpr (requires { layer.bind_buffers(at.buffers, at.counters); }) layer.bind_buffers(at.buffers, at.counters);
+    if constexpr (requires { layer.bind_buffers(at.buffers, at.counters); })
+        if (at.buffers || at.counters) layer.bind_buffers(at.buffers, at.counters);
 }
 
 /// Initialises `layer` from `rng`, with `policy` when it takes an initialiser policy (Dense, Conv2D, blocks).
