@@ -33,15 +33,15 @@ using DownBlock = Residual<Body<C, 2>, Block<Conv2D<C, 1, 2, 0, 1, 1, false>, Ba
 
 using OneBlock = Sequential<Input<32, 14, 14>, BasicBlock<32>>;
 // examples/fashion_mnist_resnet.cpp's network (without its names).
-using ResNet = Sequential<Input<1, 28, 28>, Conv2D<16, 3, 1, 1, 1, 1, false>, BatchNorm2D<>, ReLU, BasicBlock<16>,
-                          DownBlock<32>, DownBlock<64>, GlobalAvgPool2D, Dense<10>>;
+using ResNet = Sequential<Input<1, 28, 28>, Conv2D<32, 3, 1, 1, 1, 1, false>, BatchNorm2D<>, ReLU, MaxPool2D<2>,
+                          BasicBlock<32>, DownBlock<64>, DownBlock<128>, GlobalAvgPool2D, Dense<10>>;
 
 /// Two 3x3 convolutions 32 -> 32 on 14x14, batch 64.
 constexpr double block_flops = 2 * 2.0 * 64 * 32 * 32 * 9 * 14 * 14;
-/// The ResNet's convolutions and head, forward.
+/// The ResNet's convolutions and head, forward: the stem on 28x28, then blocks on 14x14, 7x7 and 4x4.
 constexpr double resnet_forward_flops = 2.0 * 64 *
-                                        (16.0 * 9 * 784 + 2 * 16 * 16 * 9 * 784 + (16.0 * 32 * 9 + 32 * 32 * 9 + 16 * 32) * 196 +
-                                         (32.0 * 64 * 9 + 64 * 64 * 9 + 32 * 64) * 49 + 64 * 10);
+                                        (32.0 * 9 * 784 + 2 * 32 * 32 * 9 * 196 + (32.0 * 64 * 9 + 64 * 64 * 9 + 32 * 64) * 49 +
+                                         (64.0 * 128 * 9 + 128 * 128 * 9 + 64 * 128) * 16 + 128 * 10);
 
 template <class Net>
 typename Net::input_type filled_input(std::size_t batch)
@@ -139,9 +139,9 @@ void BM_TorchResNetTrainingStep(benchmark::State& state)
     torch::set_num_threads(int(state.range(0)));
     torch::manual_seed(1);
     namespace nn = torch::nn;
-    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 16, 3).padding(1).bias(false)), nn::BatchNorm2d(16), nn::ReLU(),
-                       TorchBlock(16, 16, 1), TorchBlock(16, 32, 2), TorchBlock(32, 64, 2), nn::AdaptiveAvgPool2d(1),
-                       nn::Flatten(), nn::Linear(64, 10));
+    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 32, 3).padding(1).bias(false)), nn::BatchNorm2d(32), nn::ReLU(),
+                       nn::MaxPool2d(2), TorchBlock(32, 32, 1), TorchBlock(32, 64, 2), TorchBlock(64, 128, 2),
+                       nn::AdaptiveAvgPool2d(1), nn::Flatten(), nn::Linear(128, 10));
     torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(1e-3));
     auto x = torch::randn({64, 1, 28, 28});
     auto labels = torch::arange(64, torch::kLong).remainder(10);
