@@ -14,18 +14,10 @@
 #endif
 
 using namespace lepton;
+using lepton_bench::filled_input;
 using lepton_bench::report_flops;
 
 namespace {
-
-template <class Net>
-typename Net::input_type filled_input(std::size_t batch)
-{
-    typename Net::input_type x(batch_shape<typename Net::input_shape>(batch));
-    random_engine rng(1);
-    for (auto& v : x) v = float(rng.uniform(-1, 1));
-    return x;
-}
 
 /// Multiply-adds of a convolution layer's forward pass, times two.
 template <class Layer>

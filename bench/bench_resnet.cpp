@@ -20,6 +20,7 @@
 #endif
 
 using namespace lepton;
+using lepton_bench::filled_input;
 using lepton_bench::report_flops;
 
 namespace {
@@ -42,15 +43,6 @@ constexpr double block_flops = 2 * 2.0 * 64 * 32 * 32 * 9 * 14 * 14;
 constexpr double resnet_forward_flops = 2.0 * 64 *
                                         (32.0 * 9 * 784 + 2 * 32 * 32 * 9 * 196 + (32.0 * 64 * 9 + 64 * 64 * 9 + 32 * 64) * 49 +
                                          (64.0 * 128 * 9 + 128 * 128 * 9 + 64 * 128) * 16 + 128 * 10);
-
-template <class Net>
-typename Net::input_type filled_input(std::size_t batch)
-{
-    typename Net::input_type x(batch_shape<typename Net::input_shape>(batch));
-    random_engine rng(1);
-    for (auto& v : x) v = float(rng.uniform(-1, 1));
-    return x;
-}
 
 void BM_LeptonBlockForward(benchmark::State& state)
 {

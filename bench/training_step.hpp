@@ -1,7 +1,8 @@
 // One optimizer step of a classifier on a batch of 64 (forward, cross-entropy,
-// backward, Adam), the loop the training-step benchmarks share.
+// backward, Adam), the loop the training-step benchmarks share, and their inputs.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -17,6 +18,16 @@
 
 namespace lepton_bench {
 
+/// A batch of `batch` inputs for `Net`, uniform in [-1, 1] from a fixed seed.
+template <class Net>
+typename Net::input_type filled_input(std::size_t batch)
+{
+    typename Net::input_type x(lepton::batch_shape<typename Net::input_shape>(batch));
+    lepton::random_engine rng(1);
+    for (auto& v : x) v = float(rng.uniform(-1, 1));
+    return x;
+}
+
 /// Times training steps of `Net` on `state.range(0)` threads; `flops` is the arithmetic of one step.
 template <class Net>
 void training_steps(benchmark::State& state, double flops)
@@ -25,9 +36,7 @@ void training_steps(benchmark::State& state, double flops)
     Net net(1);
     lepton::Adam optimizer(net, {.lr = 1e-3});
     lepton::CrossEntropyLoss<float> loss;
-    typename Net::input_type x(lepton::batch_shape<typename Net::input_shape>(64));
-    lepton::random_engine rng(1);
-    for (auto& v : x) v = float(rng.uniform(-1, 1));
+    const auto x = filled_input<Net>(64);
     std::vector<std::int32_t> labels(64);
     for (std::size_t i = 0; i < 64; ++i) labels[i] = std::int32_t(i % 10);
     for (auto _ : state) {
