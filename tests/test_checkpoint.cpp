@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -307,6 +308,9 @@ TEST_CASE("safetensors: every kind of corrupt file throws io_error naming the fi
         {"JSON garbage after the object", "{}x", 0, "invalid JSON header near offset 10"},
         {"invalid UTF-8", "{\"\xff\":1}", 0, "invalid JSON header"},
         {"empty header", "", 0, "invalid JSON header"},
+        // Brackets nested 65 deep: refused before they cost more memory than the file (a valid header needs 3 levels).
+        {"nested too deep", "{\"__metadata__\":" + std::string(64, '[') + std::string(64, ']') + "}", 0,
+         "JSON header nests deeper than 64 levels"},
     };
     for (const auto& c : cases) {
         INFO("case: " << c.name);
@@ -557,7 +561,7 @@ TEST_CASE("checkpoint: bad bookkeeping in __metadata__ throws io_error and chang
     CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.optimizer.steps", nullptr), b, ob),
                          doctest::Contains("no 'lepton.optimizer.steps' in __metadata__"), io_error);
     CHECK_THROWS_WITH_AS(io::load_checkpoint(rewrite("lepton.rng", &garbage), b, ob),
-                         doctest::Contains("not a random_engine state"), io_error);
+                         doctest::Contains("__metadata__ 'lepton.rng': not a random_engine state"), io_error);
     data::Dataset<float, 3> images;
     images.features.resize({4, 1, 6, 6});
     images.labels = {0, 1, 2, 0};
@@ -573,7 +577,8 @@ TEST_CASE("checkpoint: bad bookkeeping in __metadata__ throws io_error and chang
     images.labels.push_back(1);
     data::BatchLoader other(images, 2, true, 1);
     CHECK_THROWS_WITH_AS(io::load_checkpoint(dir / "loader.safetensors", b, ob, other),
-                         doctest::Contains("the state is for 4 samples, the data set has 5"), io_error);
+                         doctest::Contains("__metadata__ 'lepton.loader': BatchLoader: the state is for 4 samples, the data set has 5"),
+                         io_error);
     CHECK(state_bytes(b) == before);
     CHECK(b.rng().state() != a.rng().state());
 
@@ -584,6 +589,10 @@ TEST_CASE("checkpoint: bad bookkeeping in __metadata__ throws io_error and chang
     const std::vector<io::tensor_ref> twice{{"x", io::dtype::F32, {1}, std::as_bytes(std::span(&one, 1))},
                                             {"x", io::dtype::F32, {1}, std::as_bytes(std::span(&one, 1))}};
     CHECK_THROWS_AS(io::write_safetensors(dir / "never.safetensors", twice), value_error);
+    // A header the reader would refuse (over 100 MB: a loader's sample order of some 11 million samples) is not written.
+    const std::map<std::string, std::string> huge{{"lepton.loader", std::string(io::max_header_size, '1')}};
+    CHECK_THROWS_WITH_AS(io::write_safetensors(dir / "never.safetensors", {}, huge),
+                         doctest::Contains("over the 100000000-byte limit readers accept"), value_error);
     CHECK(!fs::exists(dir / "never.safetensors"));
 }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -110,6 +111,24 @@ TEST_CASE("corrupt IDX files name the file and what is wrong")
         std::vector<unsigned char> b{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02};
         write_raw(path, b);
         CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains(path.c_str()), io_error);
+    }
+    SUBCASE("compressed stream with a wrong checksum or cut before its trailer")
+    {
+        const std::string gz = temp_path("bad_trailer.idx.gz");
+        write_gz(gz, idx_bytes({3}, 3));
+        std::ifstream in(gz, std::ios::binary);
+        std::vector<unsigned char> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        in.close();
+        REQUIRE(b.size() > 8);
+        auto crc = b;
+        crc[crc.size() - 8] ^= 0xff;  // the CRC-32 of the data, first of the trailer's 8 bytes
+        write_raw(path, crc);
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("incorrect data check"), io_error);
+        auto cut = b;  // the data whole, its trailer gone: accepted before, as if complete
+        cut.resize(cut.size() - 8);
+        write_raw(path, cut);
+        CHECK_THROWS_WITH_AS(data::read_idx(path), doctest::Contains("corrupt or truncated compressed data after offset 11"),
+                             io_error);
     }
     CHECK_THROWS_WITH_AS(data::read_idx(path + ".nope"), doctest::Contains(path.c_str()), io_error);
 }

@@ -427,3 +427,30 @@ TEST_CASE("a corrupt Cora file names the file and the line")
     std::filesystem::remove_all(dir);
     CHECK_THROWS_AS(data::load_cora(dir.string()), io_error);  // missing files
 }
+
+TEST_CASE("a Cora features file that repeats a word is refused and leaves the labels as they were")
+{
+    const auto path = std::filesystem::temp_directory_path() / "lepton_cora_twice.features.txt";
+    {
+        std::ofstream out(path);
+        out << "0\t1\t0 2\n1\t0\t3 1 3\n";  // node 1 lists word 3 twice
+    }
+    std::vector<std::int32_t> labels{7, 7};
+    try {
+        data::cora::read_features<float>(path.string(), 2, 4, 2, labels);
+        FAIL("no error");
+    } catch (const io_error& e) {
+        const std::string what = e.what();
+        CHECK(what.find("line 2") != std::string::npos);
+        CHECK(what.find("word 3 appears twice") != std::string::npos);
+    }
+    CHECK(labels == std::vector<std::int32_t>{7, 7});
+    {
+        std::ofstream out(path);
+        out << "0\t1\t0 2\n1\t0\t3 1\n";
+    }
+    const auto features = data::cora::read_features<float>(path.string(), 2, 4, 2, labels);
+    CHECK(labels == std::vector<std::int32_t>{1, 0});
+    CHECK(features.nonzeros() == 4);
+    std::filesystem::remove(path);
+}

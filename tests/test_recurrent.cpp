@@ -162,6 +162,17 @@ TEST_CASE("TimeDistributed applies the same layer at every step")
     CHECK(y(0, 1, 0) == 3.0);
 }
 
+TEST_CASE("TimeDistributed over a block takes the block's padded storage")
+{
+    // The block pads each Dense: 20 + 18 weights take 24 + 24 doubles. The wrapper once took
+    // padded(38) = 40, so the next layer's weights overlapped the block's second Dense.
+    using Wrapped = TimeDistributed<Block<Dense<5>, Tanh, Dense<3>>>;
+    using Net = Network<double, cpu, Input<dynamic, 3>, Wrapped, TimeDistributed<Dense<2>>>;
+    using Bound = Net::template layer_type<0>;
+    static_assert(Bound::parameter_storage > detail::padded<double>(Bound::parameter_count));
+    CHECK_GRADIENTS((gradients_of<Net>(2, 3)));
+}
+
 TEST_CASE("CrossEntropyLoss over every step of a sequence")
 {
     tensor<double, 3> logits({1, 2, 3});

@@ -4,6 +4,7 @@
 /// 140 / 500 / 1,000 nodes), read from the plain-text files in `data/cora/`
 /// (see data/cora/README.md for their format, provenance and licences).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -49,6 +50,7 @@ void read_text_lines(const std::string& path, F&& line)
         if (text.empty() || text[0] == '#') continue;
         line(text, number, at);
     }
+    if (in.bad()) throw io_error("lepton: '" + path + "': read error at byte offset " + std::to_string(offset));
 }
 
 [[noreturn]] inline void bad_line(const std::string& path, std::size_t number, std::size_t offset,
@@ -114,22 +116,27 @@ sparse_matrix<T> read_features(const std::string& path, std::size_t nodes, std::
                                std::vector<std::int32_t>& labels)
 {
     std::vector<triplet<T>> entries;
-    labels.assign(nodes, -1);
+    std::vector<std::int32_t> read_labels(nodes, -1);  // `labels` changes only when the whole file checked out
     detail::read_text_lines(path, [&](const std::string& text, std::size_t number, std::size_t offset) {
         const std::size_t tab1 = text.find('\t'), tab2 = tab1 == std::string::npos ? tab1 : text.find('\t', tab1 + 1);
         if (tab2 == std::string::npos) detail::bad_line(path, number, offset, "expected 'node<TAB>label<TAB>words'");
         const auto node = detail::parse_ids(text.substr(0, tab1), path, number, offset, nodes);
         const auto label = detail::parse_ids(text.substr(tab1 + 1, tab2 - tab1 - 1), path, number, offset, classes);
         if (node.size() != 1 || label.size() != 1) detail::bad_line(path, number, offset, "expected one node id and one label");
-        if (labels[node[0]] != -1)
+        if (read_labels[node[0]] != -1)
             detail::bad_line(path, number, offset, "node " + std::to_string(node[0]) + " appears twice");
-        labels[node[0]] = static_cast<std::int32_t>(label[0]);
-        for (std::size_t w : detail::parse_ids(text.substr(tab2 + 1), path, number, offset, words))
-            entries.push_back({node[0], w, T(1)});
+        read_labels[node[0]] = static_cast<std::int32_t>(label[0]);
+        auto ids = detail::parse_ids(text.substr(tab2 + 1), path, number, offset, words);
+        std::sort(ids.begin(), ids.end());
+        if (const auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end())
+            detail::bad_line(path, number, offset, "word " + std::to_string(*twice) + " appears twice (features are 0 or 1)");
+        for (std::size_t w : ids) entries.push_back({node[0], w, T(1)});
     });
     for (std::size_t i = 0; i < nodes; ++i)
-        if (labels[i] < 0) throw io_error("lepton: '" + path + "' has no line for node " + std::to_string(i));
-    return sparse_matrix<T>::from_triplets(nodes, words, std::move(entries));
+        if (read_labels[i] < 0) throw io_error("lepton: '" + path + "' has no line for node " + std::to_string(i));
+    auto features = sparse_matrix<T>::from_triplets(nodes, words, std::move(entries));
+    labels = std::move(read_labels);
+    return features;
 }
 
 /// `planetoid_cora.edges.txt`: "<source> <target>" lines, ids below `nodes`.

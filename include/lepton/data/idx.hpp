@@ -63,11 +63,18 @@ public:
         offset_ += n;
     }
 
-    /// True when no data follows.
+    /// True when no data follows; throws when the compressed stream does not end cleanly (its
+    /// checksum or length trailer is wrong, or it is cut short), which zlib reports only here.
     bool at_end()
     {
         unsigned char c;
-        return gzread(file_, &c, 1) == 0;
+        const int got = gzread(file_, &c, 1);
+        int code = Z_OK;
+        const char* msg = gzerror(file_, &code);
+        if (got < 0 || (code != Z_OK && code != Z_STREAM_END))
+            throw io_error("lepton: '" + path_ + "': corrupt or truncated compressed data after offset " +
+                           std::to_string(offset_) + " (" + msg + ")");
+        return got == 0;
     }
 
     std::size_t offset() const noexcept { return offset_; }

@@ -442,6 +442,10 @@ inline std::string make_header(std::span<const tensor_ref> tensors, const std::m
     }
     text += "}";
     text.append((8 - text.size() % 8) % 8, ' ');
+    // The reader refuses a larger header, so writing one would make a file nothing can load.
+    if (text.size() > max_header_size)
+        throw value_error("lepton: safetensors: the header would take " + std::to_string(text.size()) +
+                          " bytes, over the " + std::to_string(max_header_size) + "-byte limit readers accept");
     return text;
 }
 

@@ -6,6 +6,7 @@
 /// batch (the variance unbiased); evaluation normalises with the running
 /// statistics. Learnable weight (gamma, starts at 1) and bias (beta, starts at 0).
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -94,10 +95,14 @@ public:
     /// Training-mode forward passes so far (PyTorch's `num_batches_tracked`).
     std::int64_t num_batches_tracked() const noexcept { return *batches_tracked_; }
 
-    /// Running statistics (PyTorch buffers `running_mean`, `running_var`).
-    std::span<T> running_mean() const noexcept { return {running_mean_, channels}; }
-    /// See `running_mean()`.
-    std::span<T> running_var() const noexcept { return {running_var_, channels}; }
+    /// Running mean (PyTorch buffer `running_mean`), writable.
+    std::span<T> running_mean() noexcept { return {running_mean_, channels}; }
+    /// Running mean of a const layer, read-only (a const network's statistics stay as they are).
+    std::span<const T> running_mean() const noexcept { return {running_mean_, channels}; }
+    /// Running variance (PyTorch buffer `running_var`), writable.
+    std::span<T> running_var() noexcept { return {running_var_, channels}; }
+    /// Running variance of a const layer, read-only.
+    std::span<const T> running_var() const noexcept { return {running_var_, channels}; }
 
     /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)

@@ -13,9 +13,17 @@
 ///     void bind(T* params, T* grads);            // its slice of the network's flat buffers
 ///     void initialize(random_engine&);
 ///     template <class F> void for_each_parameter(F&&);   // f(name, data, grad, shape)
-///     template <class F> void for_each_buffer(F&&);      // optional: f(name, span, shape), e.g. running statistics
 ///     const output_type& forward(const input_type& x, context&);
 ///     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad);
+///
+/// and, where it needs them (see `parameter_storage_of`, `buffer_count_of`, `counter_count_of`):
+///
+///     static constexpr std::size_t parameter_storage;    // elements it takes, when not padded(parameter_count)
+///                                                        // (a layer of layers pads each part): a wrapper
+///                                                        // must pass on its inner layer's
+///     static constexpr std::size_t buffer_count, counter_count;  // model state that is not learnt
+///     void bind_buffers(T* values, std::int64_t* counters);      // e.g. BatchNorm's running statistics
+///     template <class F> void for_each_buffer(F&&);      // f(name, span, shape)
 ///
 /// `forward` returns a reference to a buffer the layer owns; `backward`
 /// accumulates parameter gradients and, when asked, returns dL/dx in another.
@@ -51,7 +59,8 @@ using parameter_shape = std::vector<std::size_t>;
 
 namespace detail {
 
-/// Parameter slices start on 64-byte boundaries so that SIMD loads of a row start aligned.
+/// A layer's parameter slice starts on a 64-byte boundary so that SIMD loads of a row start aligned
+/// (a layer may lay out its own tensors inside its slice unpadded, as the recurrent stacks do).
 template <class T>
 constexpr std::size_t padded(std::size_t n)
 {

@@ -7,7 +7,10 @@
 /// runs once on [N * T, F].
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 
 #include "layer.hpp"
 
@@ -53,6 +56,8 @@ public:
     static constexpr const char* kind = inner_type::kind;
     /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = inner_type::parameter_count;
+    /// Elements the wrapped layer takes in the parameter buffer (a block pads each of its layers).
+    static constexpr std::size_t parameter_storage = detail::parameter_storage_of<inner_type, T>();
 
     /// Buffers of the wrapped layer (BatchNorm1D: running statistics), in the network's storage.
     static constexpr std::size_t buffer_count = detail::buffer_count_of<inner_type>();

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/compat.hpp"
 #include "../core/error.hpp"
 #include "../core/random.hpp"
 #include "../core/shape.hpp"
@@ -114,13 +115,10 @@ public:
             auto& store = const_cast<detail::parameter_store<T>&>(net.store_);
             chain_.bind({store.params(), store.grads(), store.buffers(), store.counters()});
             owner_ = &net;
-            bound_params_ = store.params();
+            bound_store_ = store.id();
         }
         /// Whether the layers point into `net`'s storage.
-        bool bound_to(const Network& net) const noexcept
-        {
-            return owner_ == &net && bound_params_ == net.store_.parameters().data();
-        }
+        bool bound_to(const Network& net) const noexcept { return owner_ == &net && bound_store_ == net.store_.id(); }
 
         chain_type chain_;
         input_type staging_;
@@ -130,7 +128,7 @@ public:
         /// Set by a sparse forward pass: its backward (instantiated only for networks that run sparse input).
         void (*sparse_backward_)(workspace&, const output_type&) = nullptr;
         const Network* owner_ = nullptr;
-        const T* bound_params_ = nullptr;
+        std::uint64_t bound_store_ = 0;  ///< the id of the store the layers point into
     };
 
     /// Builds the network and initialises its parameters from `seed`, each layer
@@ -166,6 +164,7 @@ public:
     Network& operator=(const Network& other)
     {
         if (this == &other) return *this;
+        if (!own_) return *this = Network(other);  // moved from: no storage to copy into
         store_.copy_values(other.store_);
         rng_ = other.rng_;
         training_ = other.training_;
@@ -177,16 +176,17 @@ public:
     Network(Network&& other) noexcept
         : store_(std::move(other.store_)), rng_(std::move(other.rng_)), training_(other.training_), own_(std::move(other.own_))
     {
-        own_->owner_ = this;
+        if (own_) own_->owner_ = this;
     }
     /// See the move constructor.
     Network& operator=(Network&& other) noexcept
     {
+        if (this == &other) return *this;
         store_ = std::move(other.store_);
         rng_ = std::move(other.rng_);
         training_ = other.training_;
         own_ = std::move(other.own_);
-        own_->owner_ = this;
+        if (own_) own_->owner_ = this;
         return *this;
     }
 

@@ -8,6 +8,7 @@
 /// lives in a workspace.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -29,6 +30,15 @@ public:
         : params_(parameters, T(0)), grads_(parameters, T(0)), buffers_(buffers, T(0)), counters_(counters, 0)
     {
     }
+    parameter_store(const parameter_store&) = delete;  // a copy is a new store: construct one, then copy_values
+    parameter_store& operator=(const parameter_store&) = delete;
+    parameter_store(parameter_store&&) noexcept = default;
+    parameter_store& operator=(parameter_store&&) noexcept = default;
+
+    /// Tells stores apart (a workspace checks it is bound to this one): unique to each
+    /// constructed store, carried along when a store moves, so a new store at a reused
+    /// address is never mistaken for the old one.
+    std::uint64_t id() const noexcept { return id_; }
 
     /// Where a named parameter tensor lives in the flat buffer.
     struct slice {
@@ -129,6 +139,13 @@ public:
     const std::vector<parameter_range>& tensor_ranges() const noexcept { return tensors_; }
 
 private:
+    static std::uint64_t next_id() noexcept
+    {
+        static std::atomic<std::uint64_t> last{0};
+        return ++last;
+    }
+
+    std::uint64_t id_ = next_id();
     storage<T> params_, grads_, buffers_;
     std::vector<std::int64_t> counters_;
     std::vector<slice> slices_;

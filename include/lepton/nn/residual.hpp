@@ -24,6 +24,7 @@
 #include "../layers/layer.hpp"
 #include "block.hpp"
 #include "named.hpp"
+#include "summary.hpp"
 
 namespace lepton {
 

@@ -54,6 +54,7 @@ public:
     }
     bool start_object(std::size_t) override
     {
+        if (too_deep()) return false;
         frames_.push_back(opened(true));
         keys_.emplace_back();
         return true;
@@ -76,6 +77,7 @@ public:
     }
     bool start_array(std::size_t) override
     {
+        if (too_deep()) return false;
         frames_.push_back(opened(false));
         return true;
     }
@@ -91,7 +93,19 @@ public:
         return false;
     }
 
+    /// Nesting a header may use: a valid one needs 3 levels (entries, a tensor, its shape); the limit
+    /// keeps a header of nested brackets from costing far more memory than its bytes (the reference
+    /// implementation refuses more than 128).
+    static constexpr std::size_t max_depth = 64;
+
 private:
+    bool too_deep()
+    {
+        if (frames_.size() <= max_depth) return false;
+        out_.error = "JSON header nests deeper than " + std::to_string(max_depth) + " levels";
+        return true;
+    }
+
     /// What the value being read belongs to.
     enum class frame { root, entries, tensor, metadata, sizes, ignored };
 
