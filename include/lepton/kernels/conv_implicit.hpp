@@ -333,4 +333,17 @@ void implicit_conv_weight_grad(const implicit_conv_geometry& g, const std::size_
     }
 }
 
+#if defined(LEPTON_SEPARATE_KERNELS)
+// Compiled once per program with LEPTON_SEPARATE_KERNELS (see target.hpp).
+#define LEPTON_IMPLICIT_CONV_INSTANCES(T)                                                                              \
+    LEPTON_KERNEL_INSTANCE void implicit_conv<T>(const implicit_conv_geometry&, const std::size_t*, std::size_t,      \
+                                                 const T*, const T*, const T*, T*, bool);                             \
+    LEPTON_KERNEL_INSTANCE void implicit_conv_weight_grad<T>(const implicit_conv_geometry&, const std::size_t*,       \
+                                                             std::size_t, std::size_t, const T*, std::size_t,         \
+                                                             const T*, std::size_t, T*, T*);
+LEPTON_IMPLICIT_CONV_INSTANCES(float)
+LEPTON_IMPLICIT_CONV_INSTANCES(double)
+#undef LEPTON_IMPLICIT_CONV_INSTANCES
+#endif
+
 LEPTON_KERNELS_END

@@ -622,4 +622,18 @@ void gemm(transpose ta, transpose tb, std::size_t m, std::size_t n, std::size_t 
                 threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6));
 }
 
+#if defined(LEPTON_SEPARATE_KERNELS)
+// Compiled once per program with LEPTON_SEPARATE_KERNELS (see target.hpp).
+#define LEPTON_GEMM_INSTANCES(T)                                                                                       \
+    LEPTON_KERNEL_INSTANCE void gemm<T>(transpose, transpose, std::size_t, std::size_t, std::size_t, T, const T*,     \
+                                        std::size_t, const T*, std::size_t, T, T*, std::size_t);                      \
+    LEPTON_KERNEL_INSTANCE void gemm_prepacked_b<T>(std::size_t, std::size_t, std::size_t, const T*, std::size_t,     \
+                                                    const T*, T, T*, std::size_t);                                    \
+    LEPTON_KERNEL_INSTANCE void pack_a_full<T>(transpose, std::size_t, std::size_t, const T*, std::size_t, T*);       \
+    LEPTON_KERNEL_INSTANCE void pack_b_full<T>(transpose, std::size_t, std::size_t, const T*, std::size_t, T*);
+LEPTON_GEMM_INSTANCES(float)
+LEPTON_GEMM_INSTANCES(double)
+#undef LEPTON_GEMM_INSTANCES
+#endif
+
 LEPTON_KERNELS_END

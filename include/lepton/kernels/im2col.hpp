@@ -101,4 +101,12 @@ void col2im_add(const conv_geometry& g, const T* col, T* dx)
             }
 }
 
+#if defined(LEPTON_SEPARATE_KERNELS)
+// Compiled once per program with LEPTON_SEPARATE_KERNELS (see target.hpp).
+LEPTON_KERNEL_INSTANCE void im2col<float>(const conv_geometry&, const float*, float*);
+LEPTON_KERNEL_INSTANCE void im2col<double>(const conv_geometry&, const double*, double*);
+LEPTON_KERNEL_INSTANCE void col2im_add<float>(const conv_geometry&, const float*, float*);
+LEPTON_KERNEL_INSTANCE void col2im_add<double>(const conv_geometry&, const double*, double*);
+#endif
+
 LEPTON_KERNELS_END

@@ -29,3 +29,21 @@
 #define LEPTON_KERNELS_END                                                                                             \
     }                                                                                                                  \
     }
+
+// Separate compilation of the kernels. By default every translation unit that
+// uses a kernel compiles it (header-only). A program that defines
+// `LEPTON_SEPARATE_KERNELS` everywhere, and in exactly one translation unit
+// also `LEPTON_KERNELS_IMPLEMENTATION` before including
+// <lepton/kernels/instances.hpp>, compiles the float and double instances of
+// the large kernels (GEMM, packing, im2col, implicit and Winograd
+// convolutions) once, in that unit: each kernel header ends with its
+// instances, which are explicit instantiation declarations elsewhere. Every
+// unit must be compiled with the same instruction-set flags (the blocking of
+// packed operands depends on them).
+#if defined(LEPTON_SEPARATE_KERNELS) && !defined(LEPTON_KERNELS_IMPLEMENTATION)
+/// Declares a kernel instance that another translation unit compiles.
+#define LEPTON_KERNEL_INSTANCE extern template
+#else
+/// Compiles a kernel instance here (the `LEPTON_KERNELS_IMPLEMENTATION` unit).
+#define LEPTON_KERNEL_INSTANCE template
+#endif

@@ -587,4 +587,17 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
         }
 }
 
+#if defined(LEPTON_SEPARATE_KERNELS)
+// Compiled once per program with LEPTON_SEPARATE_KERNELS (see target.hpp).
+#define LEPTON_WINOGRAD_INSTANCES(T)                                                                                   \
+    LEPTON_KERNEL_INSTANCE void winograd_transform_weights<T>(std::size_t, std::size_t, const T*, T*, T*);            \
+    LEPTON_KERNEL_INSTANCE void winograd_conv<T>(const implicit_conv_geometry&, std::size_t, const T*, const T*,      \
+                                                 std::size_t, const T*, T*, bool);                                    \
+    LEPTON_KERNEL_INSTANCE void winograd_weight_grad<T>(const implicit_conv_geometry&, std::size_t, const T*,         \
+                                                        const T*, std::size_t, T*, T*);
+LEPTON_WINOGRAD_INSTANCES(float)
+LEPTON_WINOGRAD_INSTANCES(double)
+#undef LEPTON_WINOGRAD_INSTANCES
+#endif
+
 LEPTON_KERNELS_END

@@ -1,0 +1,17 @@
+# Fails unless the object files in OBJECTS reference the kernel instances
+# (gemm, winograd_conv) as undefined symbols, i.e. left them to impl.cpp.
+execute_process(COMMAND ${NM} -C ${OBJECTS} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${OBJECTS}")
+endif()
+foreach(kernel "gemm<float>" "winograd_conv<float>")
+  string(REGEX MATCH "[ \t]U [^\n]*kernels::[a-z_]+::${kernel}\\(" found "${symbols}")
+  if(NOT found)
+    message(FATAL_ERROR "${OBJECTS} does not leave ${kernel} to another translation unit")
+  endif()
+  string(REGEX MATCH "[ \t][TW] [^\n]*kernels::[a-z_]+::${kernel}\\(" compiled "${symbols}")
+  if(compiled)
+    message(FATAL_ERROR "${OBJECTS} compiles ${kernel} itself: ${compiled}")
+  endif()
+endforeach()
+message(STATUS "kernel instances left to the implementation unit")
