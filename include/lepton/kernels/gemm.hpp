@@ -587,6 +587,21 @@ void gemm_prepacked_b(std::size_t m, std::size_t n, std::size_t k, const T* a, s
                 threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6));
 }
 
+/// C (m x n) = A * B (k x n, row-major, row stride ldb) + beta * C with A given
+/// by `pack_a_full` (m x k): a convolution's weights, packed once and used for
+/// every image.
+template <class T>
+void gemm_prepacked_a(std::size_t m, std::size_t n, std::size_t k, const T* a_packed, const T* b, std::size_t ldb,
+                      T beta, T* c, std::size_t ldc)
+{
+    constexpr int NR = gemm_blocking<T>::nr;
+    auto pack_b = [&](std::size_t j0, std::size_t cols, std::size_t p0, std::size_t kc, T* dst) {
+        detail::pack_b<T, NR>(transpose::no, kc, cols, b + p0 * ldb + j0, ldb, dst);
+    };
+    gemm_packed(m, n, k, T(1), packed_a<T>{a_packed, k}, pack_b, beta, c, ldc,
+                threads_for(2.0 * double(m) * double(n) * double(k), 2.0e6));
+}
+
 /// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; all row-major.
 /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
 /// With beta == 0, C is not read (it may hold NaN).
@@ -627,6 +642,8 @@ void gemm(transpose ta, transpose tb, std::size_t m, std::size_t n, std::size_t 
 #define LEPTON_GEMM_INSTANCES(T)                                                                                       \
     LEPTON_KERNEL_INSTANCE void gemm<T>(transpose, transpose, std::size_t, std::size_t, std::size_t, T, const T*,     \
                                         std::size_t, const T*, std::size_t, T, T*, std::size_t);                      \
+    LEPTON_KERNEL_INSTANCE void gemm_prepacked_a<T>(std::size_t, std::size_t, std::size_t, const T*, const T*,        \
+                                                    std::size_t, T, T*, std::size_t);                                 \
     LEPTON_KERNEL_INSTANCE void gemm_prepacked_b<T>(std::size_t, std::size_t, std::size_t, const T*, std::size_t,     \
                                                     const T*, T, T*, std::size_t);                                    \
     LEPTON_KERNEL_INSTANCE void pack_a_full<T>(transpose, std::size_t, std::size_t, const T*, std::size_t, T*);       \

@@ -8,7 +8,8 @@
 /// (kernels/conv_implicit.hpp), and so does the input gradient, which is the
 /// convolution of the output gradient with the flipped, transposed weights.
 /// Strided convolutions unfold each image (im2col) into a per-thread matrix;
-/// 1x1 convolutions with stride 1 use the image itself. Images of a batch are
+/// 1x1 convolutions with stride 1 use the image itself; their GEMMs read the
+/// weights packed once per call, not once per image. Images of a batch are
 /// spread over threads; weight gradients are summed per thread and reduced at
 /// the end, so nothing is shared while the products run.
 
@@ -223,46 +224,43 @@ public:
             return y;
         } else if constexpr (implicit) {
             // Pack the weights once; every image's product reads them.
-            const std::size_t per_group = kernels::packed_a_size<T>(group_out, group_k);
-            T* packed = packed_weights_.get(G * per_group);
-            for (std::size_t g = 0; g < G; ++g)
-                kernels::pack_a_full(kernels::transpose::no, group_out, group_k, w_ + g * group_out * group_k, group_k,
-                                     packed + g * per_group);
+            const T* packed = pack_weights(kernels::transpose::no);
             kernels::parallel_region(threads, [&](int t, int nt) {
                 const auto range = kernels::split_range(n, t, nt);
                 for (std::size_t s = range.begin; s < range.end; ++s)
                     for (std::size_t g = 0; g < G; ++g)
                         kernels::implicit_conv(forward_geometry(), forward_offsets_.data(), group_out,
-                                               packed + g * per_group,
+                                               packed + g * packed_group_size,
                                                x.data() + (s * in_channels + g * group_in) * in_pixels,
                                                UseBias ? b_ + g * group_out : nullptr,
                                                y.data() + (s * Out + g * group_out) * out_pixels, relu_);
             });
             return y;
-        }
-        kernels::parallel_region(threads, [&](int t, int nt) {
-            const auto range = kernels::split_range(n, t, nt);
-            T* col = pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
-            for (std::size_t s = range.begin; s < range.end; ++s) {
-                const T* image = x.data() + s * in_channels * in_pixels;
-                T* out = y.data() + s * Out * out_pixels;
-                for (std::size_t g = 0; g < G; ++g) {
-                    const T* cols = columns(image, g, col);
-                    kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, group_out, out_pixels, group_k,
-                                     T(1), w_ + g * group_out * group_k, group_k, cols, out_pixels, T(0),
-                                     out + g * group_out * out_pixels, out_pixels);
+        } else {
+            // Strided and pointwise convolutions: im2col and a GEMM per image; the weights are packed once.
+            const T* packed = pack_weights(kernels::transpose::no);
+            kernels::parallel_region(threads, [&](int t, int nt) {
+                const auto range = kernels::split_range(n, t, nt);
+                T* col = pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
+                for (std::size_t s = range.begin; s < range.end; ++s) {
+                    const T* image = x.data() + s * in_channels * in_pixels;
+                    T* out = y.data() + s * Out * out_pixels;
+                    for (std::size_t g = 0; g < G; ++g)
+                        kernels::gemm_prepacked_a<T>(group_out, out_pixels, group_k, packed + g * packed_group_size,
+                                                     columns(image, g, col), out_pixels, T(0),
+                                                     out + g * group_out * out_pixels, out_pixels);
+                    if constexpr (UseBias)
+                        for (std::size_t o = 0; o < Out; ++o) {
+                            T* plane = out + o * out_pixels;
+                            const T bias = b_[o];
+                            kernels::map(out_pixels, plane, plane, [bias](auto v) { return v + decltype(v)(bias); });
+                        }
+                    if (relu_)
+                        kernels::map(Out * out_pixels, out, out, [](auto v) { return xsimd::max(v, decltype(v)(0)); });
                 }
-                if constexpr (UseBias)
-                    for (std::size_t o = 0; o < Out; ++o) {
-                        T* plane = out + o * out_pixels;
-                        const T bias = b_[o];
-                        kernels::map(out_pixels, plane, plane, [bias](auto v) { return v + decltype(v)(bias); });
-                    }
-                if (relu_)
-                    kernels::map(Out * out_pixels, out, out, [](auto v) { return xsimd::max(v, decltype(v)(0)); });
-            }
-        });
-        return y;
+            });
+            return y;
+        }
     }
 
     /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
@@ -301,6 +299,10 @@ public:
                 }
             }
         }
+        // Without the implicit input gradient, dcols = W_g^T dY_g: W^T packed once for every image.
+        const T* packed_transposed = nullptr;
+        if constexpr (!implicit_input_grad)
+            if (dx) packed_transposed = pack_weights(kernels::transpose::yes);
         const int threads = sample_threads(n);
         if (thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
         // The team that actually ran (one thread inside an outer parallel region), whose private sums are added.
@@ -341,7 +343,6 @@ public:
                 const T* grad_out = dy.data() + s * Out * out_pixels;
                 for (std::size_t g = 0; g < G; ++g) {
                     const T* dy_g = grad_out + g * group_out * out_pixels;
-                    const T* w_g = w_ + g * group_out * group_k;
                     T* dimage = dx ? dx->data() + s * in_channels * in_pixels + g * group_in * in_pixels : nullptr;
                     if constexpr (!implicit) {
                         // dW_g += dY_g cols^T
@@ -357,8 +358,9 @@ public:
                     } else {
                         // dcols = W_g^T dY_g, folded back onto the image
                         T* target = pointwise ? dimage : dcol;
-                        kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, group_k, out_pixels,
-                                         group_out, T(1), w_g, group_k, dy_g, out_pixels, T(0), target, out_pixels);
+                        kernels::gemm_prepacked_a<T>(group_k, out_pixels, group_out,
+                                                     packed_transposed + g * packed_transposed_group_size, dy_g,
+                                                     out_pixels, T(0), target, out_pixels);
                         if constexpr (!pointwise) kernels::col2im_add(group_geometry(), dcol, dimage);
                     }
                 }
@@ -437,6 +439,24 @@ private:
             kernels::im2col(group_geometry(), group_image, col);
             return col;
         }
+    }
+
+    /// Elements of one group's weights W_g [group_out, group_k] packed by `pack_a_full`.
+    static constexpr std::size_t packed_group_size = kernels::packed_a_size<T>(group_out, group_k);
+    /// The same for W_g^T [group_k, group_out].
+    static constexpr std::size_t packed_transposed_group_size = kernels::packed_a_size<T>(group_k, group_out);
+
+    /// Packs each group's weights W_g (or W_g^T with `transpose::yes`) as the A operand of the GEMMs,
+    /// a slice per group, into `packed_weights_`.
+    T* pack_weights(kernels::transpose how)
+    {
+        const bool t = how == kernels::transpose::yes;
+        const std::size_t per_group = t ? packed_transposed_group_size : packed_group_size;
+        T* packed = packed_weights_.get(G * per_group);
+        for (std::size_t g = 0; g < G; ++g)
+            kernels::pack_a_full(how, t ? group_k : group_out, t ? group_out : group_k, w_ + g * group_out * group_k,
+                                 group_k, packed + g * per_group);
+        return packed;
     }
 
     static int sample_threads(std::size_t n)
