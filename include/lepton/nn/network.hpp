@@ -97,7 +97,9 @@ public:
         workspace(const workspace&) = delete;
         workspace& operator=(const workspace&) = delete;
 
-        /// Layer `I`'s state in this workspace (its output, recurrent states, ...).
+        /// Layer `I`'s state in this workspace (its output, recurrent states, ...). The layer
+        /// points into the network's parameters: read them through it, but change weights only
+        /// through the (non-const) network, never while other threads run it.
         template <std::size_t I>
         layer_type<I>& layer() noexcept
         {
