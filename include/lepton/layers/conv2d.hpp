@@ -8,8 +8,8 @@
 /// (kernels/conv_implicit.hpp), and so does the input gradient, which is the
 /// convolution of the output gradient with the flipped, transposed weights.
 /// Strided convolutions unfold each image (im2col) into a per-thread matrix;
-/// 1x1 convolutions with stride 1 use the image itself; their GEMMs read the
-/// weights packed once per call, not once per image. Images of a batch are
+/// 1x1 convolutions with stride 1 use the image itself. Both run a GEMM per
+/// image on weights packed once per call. Images of a batch are
 /// spread over threads; weight gradients are summed per thread and reduced at
 /// the end, so nothing is shared while the products run.
 
