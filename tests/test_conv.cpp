@@ -333,6 +333,75 @@ TEST_CASE("BatchNorm2D gradients in training and evaluation mode")
     CHECK_GRADIENTS(testing::check_gradients(net, random_input<Net>(3, 4)));
 }
 
+TEST_CASE("BatchNorm followed by ReLU applies it both ways itself, with the gradients of the two layers apart")
+{
+    // In a chain the BatchNorm applies the ReLU to its output and masks the gradient; inside a Block of its
+    // own it cannot see the ReLU, so the pair runs unfused: the two must agree bitwise.
+    using Fused = Sequential<Input<3, 5, 6>, BatchNorm2D<>, ReLU, Flatten, Dense<2>>;
+    using Apart = Sequential<Input<3, 5, 6>, Block<BatchNorm2D<>>, ReLU, Flatten, Dense<2>>;
+    Fused fused(3);
+    Apart apart(3);
+    REQUIRE(fused.parameters().size() == apart.parameters().size());
+    std::copy(fused.parameters().begin(), fused.parameters().end(), apart.parameters().begin());
+    const auto x = random_input<Fused>(4, 5);
+    Fused::output_type dy(batch_shape<Fused::output_shape>(4));
+    for (std::size_t i = 0; i < dy.size(); ++i) dy.data()[i] = float(i % 7) - 3.0f;
+    for (bool training : {true, false}) {
+        INFO("training: " << training);
+        training ? fused.train() : fused.eval();
+        training ? apart.train() : apart.eval();
+        fused.zero_grad();
+        apart.zero_grad();
+        const auto y = fused.forward(x);
+        const auto z = apart.forward(x);
+        CHECK(y == z);
+        // The ReLU passes the BatchNorm's own (already rectified) output on.
+        CHECK(fused.layer<1>().output().data() == fused.layer<0>().output().data());
+        const auto dx = fused.backward(dy, true);
+        const auto dz = apart.backward(dy, true);
+        CHECK(dx == dz);
+        CHECK(std::equal(fused.gradients().begin(), fused.gradients().end(), apart.gradients().begin()));
+    }
+    using Net = Network<double, cpu, Input<3, 4, 4>, Conv2D<4, 3, 1, 1>, BatchNorm2D<>, ReLU, Flatten, Dense<1>>;
+    CHECK_GRADIENTS((gradients_of<Net>(4)));
+    Net net(2);
+    net.eval();
+    CHECK_GRADIENTS(testing::check_gradients(net, random_input<Net>(3, 4)));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<5>, Dense<4>, BatchNorm1D<>, ReLU, Dense<2>>>(6)));
+}
+
+TEST_CASE("BatchNorm2D's float statistics stay accurate far from zero")
+{
+    // Channels with a mean 10^3 and 10^4 times their spread: the batch statistics in
+    // float agree with a double computation, where E[x^2] - E[x]^2 in float would not.
+    Sequential<Input<2, 7, 7>, BatchNorm2D<1.0>> net;  // momentum 1: the running values are the batch's own
+    tensor<float, 4> x({8, 2, 7, 7});
+    random_engine rng(9);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const std::size_t c = (i / 49) % 2;
+        x.data()[i] = float((c == 0 ? 1000.0 : -300.0) + (c == 0 ? 1.0 : 0.03) * rng.normal());
+    }
+    const auto& y = net.forward(x);
+    for (std::size_t c = 0; c < 2; ++c) {
+        double s = 0, ss = 0, count = 8 * 49;
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t p = 0; p < 49; ++p) s += double(x(i, c, p / 7, p % 7));
+        const double mean = s / count;
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t p = 0; p < 49; ++p) ss += (double(x(i, c, p / 7, p % 7)) - mean) * (double(x(i, c, p / 7, p % 7)) - mean);
+        CHECK(net.layer<0>().running_mean()[c] == doctest::Approx(mean).epsilon(1e-6).scale(0));
+        CHECK(net.layer<0>().running_var()[c] == doctest::Approx(ss / (count - 1)).epsilon(2e-3).scale(0));
+        double out_mean = 0, out_ss = 0;
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t p = 0; p < 49; ++p) out_mean += double(y(i, c, p / 7, p % 7)) / count;
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t p = 0; p < 49; ++p) out_ss += std::pow(double(y(i, c, p / 7, p % 7)) - out_mean, 2);
+        CHECK(std::abs(out_mean) < 2e-3);
+        const double var = ss / count;  // the output's variance is var / (var + eps)
+        CHECK(out_ss / count == doctest::Approx(var / (var + 1e-5)).epsilon(3e-3));
+    }
+}
+
 TEST_CASE("BatchNorm2D normalises with batch statistics in training and running statistics in evaluation")
 {
     Network<double, cpu, Input<1, 1, 2>, BatchNorm2D<0.1>> net;

@@ -135,4 +135,19 @@ inline T sum_of(std::size_t n, const T* a, const T* b, F&& f)
     return s;
 }
 
+/// Sum over i < n of f(a[i], b[i], c[i]).
+template <class T, class F>
+inline T sum_of(std::size_t n, const T* a, const T* b, const T* c, F&& f)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+    vec acc(T(0));
+    const std::size_t body = n - n % W;
+    std::size_t i = 0;
+    for (; i < body; i += W) acc += f(vec::load_unaligned(a + i), vec::load_unaligned(b + i), vec::load_unaligned(c + i));
+    T s = simd::reduce_add(acc);
+    for (; i < n; ++i) s += f(a[i], b[i], c[i]);
+    return s;
+}
+
 LEPTON_KERNELS_END

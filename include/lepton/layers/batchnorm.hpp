@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -104,6 +105,13 @@ public:
     /// Running variance of a const layer, read-only.
     std::span<const T> running_var() const noexcept { return {running_var_, channels}; }
 
+    /// Called by the network when a ReLU follows: the layer then applies it to
+    /// its own output and masks the incoming gradient with it, which saves the
+    /// ReLU's pass over memory each way (the ReLU passes both on).
+    void fuse_relu(bool on) noexcept { relu_ = on; }
+    /// With `fuse_relu`, backward also applies the ReLU's gradient.
+    static constexpr bool fuses_relu_gradient = true;
+
     /// Forward pass on a batch; returns the layer's own output buffer.
     const output_type& forward(const input_type& x, context& ctx)
     {
@@ -115,14 +123,28 @@ public:
         for_each_channel([&](std::size_t c) {
             T mean, var;
             if (training_) {
-                double s = 0, ss = 0;
-                for (std::size_t i = 0; i < n; ++i) s += double(kernels::sum(plane, x.data() + (i * channels + c) * plane));
-                mean = T(s / double(count));
-                for (std::size_t i = 0; i < n; ++i)
-                    ss += double(kernels::sum_of(plane, x.data() + (i * channels + c) * plane, [mean](auto v) {
-                        const auto d = v - decltype(v)(mean);
+                // One pass over memory: each image's plane is summed, then its
+                // squared deviations from its own mean are summed while it is
+                // still in L1, and the planes are merged one by one in double
+                // (Chan, Golub and LeVeque's update), as stable as two passes
+                // over the whole channel.
+                double total_mean = 0, ss = 0;
+                for (std::size_t i = 0; i < n; ++i) {
+                    const T* p = x.data() + (i * channels + c) * plane;
+                    const double plane_mean = double(kernels::sum(plane, p)) / double(plane);
+                    const T center = T(plane_mean);
+                    const double plane_ss = double(kernels::sum_of(plane, p, [center](auto v) {
+                        const auto d = v - decltype(v)(center);
                         return d * d;
                     }));
+                    // About the plane's mean, not the rounded center: sum (x - center) = plane * (mean - center).
+                    const double off = plane_mean - double(center);
+                    const double merged = double(i * plane), delta = plane_mean - total_mean;
+                    total_mean += delta * double(plane) / (merged + double(plane));
+                    ss += std::max(0.0, plane_ss - double(plane) * off * off) +
+                          delta * delta * merged * double(plane) / (merged + double(plane));
+                }
+                mean = T(total_mean);
                 var = T(ss / double(count));
                 const double unbiased = count > 1 ? ss / double(count - 1) : ss;
                 // A non-finite batch (a diverged step, a corrupt sample) would make the
@@ -142,12 +164,15 @@ public:
             const T inv_std = T(1) / std::sqrt(var + T(Eps));
             mean_[c] = mean;
             inv_std_[c] = inv_std;
-            // y = gamma * (x - mean) * inv_std + beta = x * scale + shift
+            // y = gamma * (x - mean) * inv_std + beta = x * scale + shift (then max(0, .) with a fused ReLU)
             const T scale = gamma_[c] * inv_std, shift = beta_[c] - mean * scale;
+            const T floor = relu_ ? T(0) : -std::numeric_limits<T>::infinity();
             for (std::size_t i = 0; i < n; ++i) {
                 const std::size_t at = (i * channels + c) * plane;
-                kernels::map(plane, x.data() + at, y.data() + at,
-                             [scale, shift](auto v) { return v * decltype(v)(scale) + decltype(v)(shift); });
+                kernels::map(plane, x.data() + at, y.data() + at, [scale, shift, floor](auto v) {
+                    using V = decltype(v);
+                    return xsimd::max(v * V(scale) + V(shift), V(floor));
+                });
             }
         });
         return y;
@@ -156,8 +181,20 @@ public:
     /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
+        if (relu_)
+            return backward_masked(x, dy, input_grad, [](auto g, auto y) { return simd::select(y > decltype(y)(0), g, decltype(g)(0)); });
+        return backward_masked(x, dy, input_grad, [](auto g, auto) { return g; });
+    }
+
+private:
+    /// The backward pass on dL/dy' = gate(dL/dy, y): the ReLU's gradient when
+    /// it is fused (y is the layer's own output, already past the ReLU).
+    template <class Gate>
+    const input_type& backward_masked(const input_type& x, const output_type& dy, bool input_grad, Gate gate)
+    {
         const std::size_t n = this->batch_of(x);
         input_type* dx = input_grad ? &this->input_grad_like(x) : nullptr;
+        const T* y = this->y_.data();
         const T count = T(n * plane);
         for_each_channel([&](std::size_t c) {
             const T mean = mean_[c], inv_std = inv_std_[c];
@@ -165,9 +202,11 @@ public:
             double s_dy = 0, s_dy_centered = 0;
             for (std::size_t i = 0; i < n; ++i) {
                 const std::size_t at = (i * channels + c) * plane;
-                s_dy += double(kernels::sum(plane, dy.data() + at));
-                s_dy_centered += double(kernels::sum_of(plane, dy.data() + at, x.data() + at,
-                                                        [mean](auto g, auto v) { return g * (v - decltype(v)(mean)); }));
+                s_dy += double(kernels::sum_of(plane, dy.data() + at, y + at, gate));
+                s_dy_centered += double(kernels::sum_of(plane, dy.data() + at, x.data() + at, y + at,
+                                                        [mean, gate](auto g, auto v, auto out) {
+                                                            return gate(g, out) * (v - decltype(v)(mean));
+                                                        }));
             }
             const T sum_dy = T(s_dy), sum_dy_xhat = T(s_dy_centered * double(inv_std));
             dbeta_[c] += sum_dy;
@@ -179,19 +218,20 @@ public:
                 if (training_) {
                     // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
                     const T a = sum_dy / count, b = sum_dy_xhat / count;
-                    kernels::map(plane, dy.data() + at, x.data() + at, dx->data() + at, [=](auto d, auto v) {
-                        using V = decltype(v);
-                        return V(g) * (d - V(a) - (v - V(mean)) * V(inv_std) * V(b));
-                    });
+                    kernels::map(plane, dy.data() + at, x.data() + at, y + at, dx->data() + at,
+                                 [=](auto d, auto v, auto out) {
+                                     using V = decltype(v);
+                                     return V(g) * (gate(d, out) - V(a) - (v - V(mean)) * V(inv_std) * V(b));
+                                 });
                 } else {
-                    kernels::map(plane, dy.data() + at, dx->data() + at, [g](auto v) { return v * decltype(v)(g); });
+                    kernels::map(plane, dy.data() + at, y + at, dx->data() + at,
+                                 [g, gate](auto d, auto out) { return gate(d, out) * decltype(d)(g); });
                 }
             }
         });
         return dx ? *dx : this->dx_;
     }
 
-private:
     template <class Body>
     static void for_each_channel(Body&& body)
     {
@@ -211,6 +251,7 @@ private:
     std::int64_t* batches_tracked_ = nullptr;
     std::vector<T> mean_, inv_std_;
     bool training_ = false;
+    bool relu_ = false;
 };
 
 /// `BatchNorm2D<Momentum = 0.1, Eps = 1e-5>` over [channels, height, width].

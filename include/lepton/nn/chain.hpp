@@ -210,8 +210,10 @@ public:
 private:
     /// Fuses ReLU with its neighbours, saving a pass over memory each way: a
     /// layer that can apply ReLU to its own output (Conv2D) does so and the
-    /// ReLU after it passes that output on; a layer after a ReLU that can apply
-    /// ReLU's gradient (MaxPool2D) does so and the ReLU passes gradients on.
+    /// ReLU after it passes that output on (and passes gradients on too when the
+    /// layer also applies ReLU's gradient, as BatchNorm does); a layer after a
+    /// ReLU that can apply ReLU's gradient (MaxPool2D) does so and the ReLU
+    /// passes gradients on.
     template <std::size_t I>
     void fuse_activation()
     {
@@ -220,6 +222,8 @@ private:
         if constexpr (requires { first.fuse_relu(true); second.take_activated_input(true); }) {
             first.fuse_relu(true);
             second.take_activated_input(true);
+            if constexpr (requires { requires std::remove_cvref_t<decltype(first)>::fuses_relu_gradient; })
+                second.pass_gradient_through(true);
         }
         if constexpr (requires { first.pass_gradient_through(true); second.apply_relu_gradient(true); }) {
             first.pass_gradient_through(true);

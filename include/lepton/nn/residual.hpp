@@ -48,6 +48,8 @@ class residual_layer
                                                                      typename body_type::output_shape>,
                   "Lepton wiring error: a Residual's After is an activation (no parameters, shape unchanged)");
     static constexpr bool plain_sum = std::is_same_v<after_type, identity_layer<T, Backend, typename body_type::output_shape, 2>>;
+    /// A ReLU after the sum is applied in the sum's pass; the ReLU layer then passes it on.
+    static constexpr bool relu_after = requires(after_type& a) { a.take_activated_input(true); };
     using base = typename residual_layer::layer_base;
     static_assert(residual_body_and_shortcut_shapes_must_agree<layer_index<Index>, typename body_type::output_shape,
                                                                typename shortcut_type::output_shape>::value,
@@ -86,6 +88,7 @@ public:
     {
         detail::bind_layer(body_, at);
         detail::bind_layer(shortcut_, at.advanced(body_storage, body_buffers, body_counters));
+        if constexpr (relu_after) after_.take_activated_input(true);
     }
     /// Initialises the body, then the shortcut.
     void initialize(random_engine& rng)
@@ -131,7 +134,11 @@ public:
         const auto& a = body_.forward(x, ctx);
         const auto& b = shortcut_.forward(x, ctx);
         output_type& sum = this->output_for(this->batch_of(x));
-        kernels::map(sum.size(), a.data(), b.data(), sum.data(), [](auto u, auto v) { return u + v; });
+        if constexpr (relu_after)
+            kernels::map(sum.size(), a.data(), b.data(), sum.data(),
+                         [](auto u, auto v) { return xsimd::max(u + v, decltype(u)(0)); });
+        else
+            kernels::map(sum.size(), a.data(), b.data(), sum.data(), [](auto u, auto v) { return u + v; });
         if constexpr (plain_sum)
             return sum;
         else
