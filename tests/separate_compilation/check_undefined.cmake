@@ -1,5 +1,6 @@
 # Fails unless the object files in OBJECTS reference the kernel instances
-# (gemm, winograd_conv) as undefined symbols, i.e. left them to impl.cpp.
+# (gemm, winograd_conv) and the safetensors and checkpoint code (the reader's
+# checks, the writer, the slot checks) as undefined symbols, i.e. left them to impl.cpp.
 execute_process(COMMAND ${NM} -C ${OBJECTS} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "nm failed on ${OBJECTS}")
@@ -14,4 +15,15 @@ foreach(kernel "gemm<float>" "winograd_conv<float>")
     message(FATAL_ERROR "${OBJECTS} compiles ${kernel} itself: ${compiled}")
   endif()
 endforeach()
-message(STATUS "kernel instances left to the implementation unit")
+foreach(function "io::safetensors_file::parse_header" "io::safetensors_file::read_all" "io::detail::check_slots"
+                 "io::detail::save_slots" "io::detail::order_by_module")
+  string(REGEX MATCH "[ \t]U [^\n]*lepton::${function}\\(" found "${symbols}")
+  if(NOT found)
+    message(FATAL_ERROR "${OBJECTS} does not leave ${function} to another translation unit")
+  endif()
+  string(REGEX MATCH "[ \t][TW] [^\n]*lepton::${function}\\(" compiled "${symbols}")
+  if(compiled)
+    message(FATAL_ERROR "${OBJECTS} compiles ${function} itself: ${compiled}")
+  endif()
+endforeach()
+message(STATUS "kernel instances and I/O code left to the implementation unit")

@@ -45,28 +45,12 @@
 #include "../core/error.hpp"
 #include "../core/random.hpp"
 #include "../layers/layer.hpp"
+#include "detail/slots.hpp"
 #include "safetensors.hpp"
 
 namespace lepton::io {
 
 namespace detail {
-
-/// One tensor of a network (or its optimizer) as it is saved and loaded.
-struct slot {
-    std::string name;
-    dtype type;
-    parameter_shape shape;
-    void* data;
-    std::size_t count;
-};
-
-template <class V>
-slot make_slot(std::string name, V* data, const parameter_shape& shape)
-{
-    std::size_t count = 1;
-    for (const auto d : shape) count *= d;
-    return {std::move(name), dtype_of<V>(), shape, data, count};
-}
 
 /// Parameters and buffers, in PyTorch's state_dict order (module by module,
 /// parameters before buffers).
@@ -80,13 +64,7 @@ std::vector<slot> network_slots(Net& net)
     net.for_each_buffer([&](std::string name, auto values, const parameter_shape& shape) {
         slots.push_back(make_slot(std::move(name), values.data(), shape));
     });
-    // PyTorch's order: module by module (in the order of the tree), each module's
-    // parameters before its buffers. A tensor's module is its name without the last part.
-    auto module_of = [](const slot& s) { return s.name.substr(0, s.name.rfind('.')); };
-    std::map<std::string, std::size_t> module_rank;
-    for (const slot& s : slots) module_rank.emplace(module_of(s), module_rank.size());
-    std::stable_sort(slots.begin(), slots.end(),
-                     [&](const slot& a, const slot& b) { return module_rank[module_of(a)] < module_rank[module_of(b)]; });
+    order_by_module(slots);
     return slots;
 }
 
@@ -118,98 +96,6 @@ std::vector<slot> optimizer_slots(Net& net, Optimizer& optimizer)
     return slots;
 }
 
-inline void save_slots(const std::filesystem::path& path, const std::vector<slot>& slots,
-                       const std::map<std::string, std::string>& metadata)
-{
-    std::vector<tensor_ref> refs;
-    std::vector<std::vector<std::byte>> scratch(slots.size());
-    for (std::size_t i = 0; i < slots.size(); ++i) {
-        const slot& s = slots[i];
-        std::span<const std::byte> bytes;
-        switch (s.type) {
-        case dtype::F32: bytes = as_le_bytes(static_cast<const float*>(s.data), s.count, scratch[i]); break;
-        case dtype::F64: bytes = as_le_bytes(static_cast<const double*>(s.data), s.count, scratch[i]); break;
-        default: bytes = as_le_bytes(static_cast<const std::int64_t*>(s.data), s.count, scratch[i]); break;
-        }
-        refs.push_back({s.name, s.type, s.shape, bytes});
-    }
-    write_safetensors(path, refs, metadata);
-}
-
-inline std::string dtype_text(dtype t) { return std::string(dtype_name(t)); }
-
-/// Counters (I64 tensors: BatchNorm's `num_batches_tracked`, optimizer steps)
-/// and step counts are incremented after loading: values outside [0, 2^53)
-/// would overflow or lose their meaning, so a file holding one is refused.
-inline constexpr std::int64_t max_count = std::int64_t{1} << 53;
-
-/// Throws when the file's tensors are not the slots: the message lists every
-/// slot the file lacks and every file tensor no slot expects (except those
-/// under `ignored_prefix`, when one is given), since one list without the
-/// other hides the cause (a renamed layer shows up in both). Then throws for
-/// the first tensor held with another dtype or shape, and for a counter
-/// outside [0, 2^53).
-inline void check_slots(const safetensors_file& file, const std::vector<slot>& slots, std::string_view ignored_prefix)
-{
-    auto fail = [&](const std::string& what) { throw io_error("lepton: '" + file.path() + "': " + what); };
-    auto listed = [](const std::vector<std::string>& entries, const char* what) {
-        constexpr std::size_t shown = 12;
-        std::string text = std::to_string(entries.size()) + " " + what + (entries.size() > 1 ? "s: " : ": ");
-        for (std::size_t i = 0; i < entries.size() && i < shown; ++i) text += (i ? ", " : "") + entries[i];
-        if (entries.size() > shown) text += " and " + std::to_string(entries.size() - shown) + " more";
-        return text;
-    };
-    std::vector<std::string> missing, unexpected;
-    for (const slot& s : slots)
-        if (!file.find(s.name))
-            missing.push_back("'" + s.name + "' (" + dtype_text(s.type) + " " + shape_text(s.shape) + ")");
-    for (const tensor_info& t : file.tensors()) {
-        if (!ignored_prefix.empty() && t.name.starts_with(ignored_prefix)) continue;
-        const bool expected = std::any_of(slots.begin(), slots.end(), [&](const slot& s) { return s.name == t.name; });
-        if (!expected) unexpected.push_back("'" + t.name + "'");
-    }
-    if (!missing.empty() && !unexpected.empty())
-        fail(listed(missing, "missing tensor") + "; " + listed(unexpected, "unexpected tensor") +
-             " (the network has no parameter or buffer of that name)");
-    if (!missing.empty()) fail(listed(missing, "missing tensor"));
-    if (!unexpected.empty())
-        fail(listed(unexpected, "unexpected tensor") + " (the network has no parameter or buffer of that name)");
-    for (const slot& s : slots) {
-        const tensor_info* t = file.find(s.name);
-        if (t->type != s.type)
-            fail(s.name + ": expected dtype " + dtype_text(s.type) + ", file has " + dtype_text(t->type));
-        if (t->shape != s.shape) fail(s.name + ": expected " + shape_text(s.shape) + ", file has " + shape_text(t->shape));
-        if (s.type == dtype::I64) {
-            std::vector<std::int64_t> counts(s.count);
-            copy_from_le(file.bytes(*t).data(), counts.data(), s.count);
-            for (std::size_t i = 0; i < s.count; ++i)
-                if (counts[i] < 0 || counts[i] >= max_count)
-                    fail(s.name + ": count " + std::to_string(counts[i]) + " is outside [0, 2^53)");
-        }
-    }
-}
-
-/// Copies validated tensors into their slots.
-inline void load_slots(const safetensors_file& file, const std::vector<slot>& slots)
-{
-    for (const slot& s : slots) {
-        const std::byte* src = file.bytes(*file.find(s.name)).data();
-        switch (s.type) {
-        case dtype::F32: copy_from_le(src, static_cast<float*>(s.data), s.count); break;
-        case dtype::F64: copy_from_le(src, static_cast<double*>(s.data), s.count); break;
-        default: copy_from_le(src, static_cast<std::int64_t*>(s.data), s.count); break;
-        }
-    }
-}
-
-inline const std::string& metadata_entry(const safetensors_file& file, const std::string& key)
-{
-    const auto it = file.metadata().find(key);
-    if (it == file.metadata().end())
-        throw io_error("lepton: '" + file.path() + "': no '" + key + "' in __metadata__ (not a Lepton checkpoint?)");
-    return it->second;
-}
-
 template <class V>
 V metadata_number(const safetensors_file& file, const std::string& key)
 {
@@ -221,12 +107,6 @@ V metadata_number(const safetensors_file& file, const std::string& key)
     return value;
 }
 
-inline std::string number_text(double v)
-{
-    char buf[32];
-    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back exactly
-    return std::string(buf, end);
-}
 
 template <class Net, class Optimizer>
 std::map<std::string, std::string> checkpoint_metadata(Net& net, Optimizer& optimizer, std::int64_t epoch)
