@@ -103,6 +103,14 @@ struct winograd_tiling {
         t.block_h = 4 * t.tiles_h + 2;
         t.block_w = 4 * t.tiles_w + 2;
         t.images = std::max<std::size_t>(1, group_bytes / (winograd_positions * (g.channels + m) * t.tiles * sizeof(T)));
+        // Whole GEMM panels: a group whose tiles end inside a panel computes the
+        // whole panel and stores the part through the slow tail (14x14 images,
+        // 16 tiles each: 3 images fill 1.5 panels of 32; 2 fill one).
+        constexpr std::size_t NR = std::size_t(gemm_blocking<T>::nr);
+        if (t.tiles < NR && NR % t.tiles == 0) {
+            const std::size_t per_panel = NR / t.tiles;
+            t.images = std::max(per_panel, t.images / per_panel * per_panel);
+        }
         return t;
     }
 };
