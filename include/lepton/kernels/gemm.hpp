@@ -87,13 +87,14 @@ struct packed_b_tag {};
 /// The transpose of the 16 x 16 float block at `src` (rows `ld` apart), as 16
 /// rows in `out`: unpacks of 32- and 64-bit pairs, then two rounds of 128-bit
 /// lane shuffles. Column c of the block ends up in out[c]. Rows from `Rows`
-/// on are taken as zero and not read.
+/// (or from `valid`, when fewer) on are taken as zero and not read.
 template <int Rows = 16>
-LEPTON_ALWAYS_INLINE void transpose_16x16(const float* src, std::size_t ld, __m512 out[16])
+LEPTON_ALWAYS_INLINE void transpose_16x16(const float* src, std::size_t ld, __m512 out[16], int valid = Rows)
 {
     __m512 r[16], t[16];
 #pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) r[i] = i < Rows ? _mm512_loadu_ps(src + std::size_t(i) * ld) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; ++i)
+        r[i] = i < Rows && i < valid ? _mm512_loadu_ps(src + std::size_t(i) * ld) : _mm512_setzero_ps();
     // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved, element by element.
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
@@ -152,7 +153,20 @@ inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std
                 for (T* out = dst + k * MR; k < kc; ++k, ++column, out += MR)
                     for (int r = 0; r < MR; ++r) out[r] = column[std::size_t(r) * lda];
             } else {
-                for (std::size_t k = 0; k < kc; ++k)
+                std::size_t k = 0;
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+                // The last, partly filled panel (4 of 32 rows, say) the same way, its missing rows zero.
+                if constexpr (std::is_same_v<T, float> && MR <= 16) {
+                    for (; k + 16 <= kc; k += 16) {
+                        __m512 columns[16];
+                        transpose_16x16<MR>(a + i0 * lda + k, lda, columns, int(rows));
+#pragma GCC unroll 16
+                        for (int c = 0; c < 16; ++c)
+                            _mm512_mask_storeu_ps(dst + (k + std::size_t(c)) * MR, __mmask16((1u << MR) - 1), columns[c]);
+                    }
+                }
+#endif
+                for (; k < kc; ++k)
                     for (int r = 0; r < MR; ++r)
                         dst[k * MR + r] = static_cast<std::size_t>(r) < rows ? a[(i0 + r) * lda + k] : T(0);
             }
