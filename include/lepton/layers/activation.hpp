@@ -139,9 +139,9 @@ public:
     const output_type& output() const noexcept { return passed_ ? *passed_ : this->y_; }
 
     /// Called by the network when the layer before applies this ReLU to its own
-    /// output (a convolution's fused epilogue, which saves a pass over memory):
-    /// forward then passes that output on. ReLU's gradient reads only its
-    /// output, which is the same either way.
+    /// output (a convolution's fused epilogue, BatchNorm's normalising pass, a
+    /// residual sum; each saves a pass over memory): forward then passes that
+    /// output on. ReLU's gradient reads only its output, which is the same either way.
     void take_activated_input(bool on) noexcept
         requires std::is_same_v<Fn, activation::relu>
     {
@@ -149,8 +149,9 @@ public:
         passed_ = nullptr;
     }
 
-    /// Called by the network when the layer after applies this ReLU's gradient
-    /// itself (max pooling, which knows which windows had a positive maximum):
+    /// Called by the network when a neighbour applies this ReLU's gradient
+    /// itself (max pooling after it, which knows which windows had a positive
+    /// maximum; BatchNorm before it, which masks with its own output):
     /// backward then passes dL/dy on as dL/dx.
     void pass_gradient_through(bool on) noexcept
         requires std::is_same_v<Fn, activation::relu>

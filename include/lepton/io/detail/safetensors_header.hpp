@@ -7,8 +7,10 @@
 /// This is the only Lepton code that needs nlohmann::json, and the heaviest
 /// to compile. `io/safetensors.hpp` includes it (header-only use), except
 /// where `LEPTON_SEPARATE_IO` is defined: then exactly one translation unit
-/// of the program defines `LEPTON_IO_IMPLEMENTATION` before including a
-/// Lepton I/O header, and only that one compiles it.
+/// of the program defines `LEPTON_IO_IMPLEMENTATION` before including
+/// `io/safetensors.hpp`, and only that one compiles it, with the reader's
+/// checks and the writer (`safetensors_impl.hpp`) and the checkpoint code
+/// that is not a template (`slots_impl.hpp`).
 
 #include <nlohmann/json.hpp>
 
