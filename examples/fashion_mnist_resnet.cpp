@@ -51,7 +51,7 @@ int main(int argc, char** argv)
 {
     const example_args args(argc, argv);
     const auto seed = std::uint64_t(args.integer(0, 1));
-    const int epochs = int(args.integer(1, args.short_run() ? 1 : 8));
+    const int epochs = int(args.integer(1, args.short_run() ? 1 : 10));
 
     auto train = data::fashion_mnist_train();
     auto test = data::fashion_mnist_test();

@@ -5,6 +5,9 @@
 #include <lepton/lepton.hpp>
 #include <lepton/testing/gradient_check.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "gradient_helpers.hpp"
 
 using namespace lepton;
@@ -368,6 +371,21 @@ TEST_CASE("BatchNorm followed by ReLU applies it both ways itself, with the grad
     net.eval();
     CHECK_GRADIENTS(testing::check_gradients(net, random_input<Net>(3, 4)));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<5>, Dense<4>, BatchNorm1D<>, ReLU, Dense<2>>>(6)));
+}
+
+TEST_CASE("BatchNorm2D passes a NaN batch on as NaN, not as another value")
+{
+    // A NaN that became a finite or infinite number here would hide a diverged step from TerminateOnNaN.
+    Sequential<Input<2, 3, 3>, BatchNorm2D<>> net;
+    tensor<float, 4> x({2, 2, 3, 3});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 5);
+    x(1, 0, 2, 2) = std::numeric_limits<float>::quiet_NaN();
+    const auto& y = net.forward(x);
+    for (std::size_t s = 0; s < 2; ++s)
+        for (std::size_t p = 0; p < 9; ++p) {
+            CHECK(std::isnan(y(s, 0, p / 3, p % 3)));
+            CHECK(std::isfinite(y(s, 1, p / 3, p % 3)));
+        }
 }
 
 TEST_CASE("BatchNorm2D's float statistics stay accurate far from zero")

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <span>
 #include <vector>
 
@@ -166,13 +165,17 @@ public:
             inv_std_[c] = inv_std;
             // y = gamma * (x - mean) * inv_std + beta = x * scale + shift (then max(0, .) with a fused ReLU)
             const T scale = gamma_[c] * inv_std, shift = beta_[c] - mean * scale;
-            const T floor = relu_ ? T(0) : -std::numeric_limits<T>::infinity();
+            // (No max with -infinity when unfused: the vector max returns its second operand for a NaN.)
             for (std::size_t i = 0; i < n; ++i) {
                 const std::size_t at = (i * channels + c) * plane;
-                kernels::map(plane, x.data() + at, y.data() + at, [scale, shift, floor](auto v) {
-                    using V = decltype(v);
-                    return xsimd::max(v * V(scale) + V(shift), V(floor));
-                });
+                if (relu_)
+                    kernels::map(plane, x.data() + at, y.data() + at, [scale, shift](auto v) {
+                        using V = decltype(v);
+                        return xsimd::max(v * V(scale) + V(shift), V(0));
+                    });
+                else
+                    kernels::map(plane, x.data() + at, y.data() + at,
+                                 [scale, shift](auto v) { return v * decltype(v)(scale) + decltype(v)(shift); });
             }
         });
         return y;
