@@ -17,22 +17,18 @@
 
 LEPTON_KERNELS_BEGIN
 
-/// The last `n` (< width) elements of `a` in a vector, the rest zero.
+/// The last `n` (< width) elements of `a` in a vector, the rest zero (a masked load where the CPU has one).
 template <class T>
-inline simd::batch<T> load_tail(const T* a, std::size_t n)
+LEPTON_ALWAYS_INLINE simd::batch<T> load_tail(const T* a, std::size_t n)
 {
-    alignas(64) T buf[simd::batch<T>::size] = {};
-    std::copy(a, a + n, buf);
-    return simd::batch<T>::load_aligned(buf);
+    return simd::load_first(a, n);
 }
 
 /// Stores the first `n` (< width) lanes of `v`.
 template <class T>
-inline void store_tail(const simd::batch<T>& v, T* out, std::size_t n)
+LEPTON_ALWAYS_INLINE void store_tail(const simd::batch<T>& v, T* out, std::size_t n)
 {
-    alignas(64) T buf[simd::batch<T>::size];
-    v.store_aligned(buf);
-    std::copy(buf, buf + n, out);
+    simd::store_first(v, out, n);
 }
 
 /// out[i] = f(a[i]) for i < n.
@@ -100,12 +96,11 @@ inline T sum(std::size_t n, const T* a)
     const std::size_t body = n - n % W;
     std::size_t i = 0;
     for (; i < body; i += W) acc += vec::load_unaligned(a + i);
-    T s = simd::reduce_add(acc);
-    for (; i < n; ++i) s += a[i];
-    return s;
+    if (i < n) acc += load_tail(a + i, n - i);
+    return simd::reduce_add(acc);
 }
 
-/// Sum over i < n of f(a[i]) (`f` takes vectors and scalars: the tail is summed one element at a time).
+/// Sum over i < n of f(a[i]) (`f` takes vectors; the tail's lanes past n are dropped after `f`, which sees zeros there).
 template <class T, class F>
 inline T sum_of(std::size_t n, const T* a, F&& f)
 {
@@ -115,9 +110,8 @@ inline T sum_of(std::size_t n, const T* a, F&& f)
     const std::size_t body = n - n % W;
     std::size_t i = 0;
     for (; i < body; i += W) acc += f(vec::load_unaligned(a + i));
-    T s = simd::reduce_add(acc);
-    for (; i < n; ++i) s += f(a[i]);
-    return s;
+    if (i < n) acc += simd::keep_first(f(load_tail(a + i, n - i)), n - i);
+    return simd::reduce_add(acc);
 }
 
 /// Sum over i < n of f(a[i], b[i]).
@@ -130,9 +124,8 @@ inline T sum_of(std::size_t n, const T* a, const T* b, F&& f)
     const std::size_t body = n - n % W;
     std::size_t i = 0;
     for (; i < body; i += W) acc += f(vec::load_unaligned(a + i), vec::load_unaligned(b + i));
-    T s = simd::reduce_add(acc);
-    for (; i < n; ++i) s += f(a[i], b[i]);
-    return s;
+    if (i < n) acc += simd::keep_first(f(load_tail(a + i, n - i), load_tail(b + i, n - i)), n - i);
+    return simd::reduce_add(acc);
 }
 
 /// Sum over i < n of f(a[i], b[i], c[i]).
@@ -145,9 +138,9 @@ inline T sum_of(std::size_t n, const T* a, const T* b, const T* c, F&& f)
     const std::size_t body = n - n % W;
     std::size_t i = 0;
     for (; i < body; i += W) acc += f(vec::load_unaligned(a + i), vec::load_unaligned(b + i), vec::load_unaligned(c + i));
-    T s = simd::reduce_add(acc);
-    for (; i < n; ++i) s += f(a[i], b[i], c[i]);
-    return s;
+    if (i < n)
+        acc += simd::keep_first(f(load_tail(a + i, n - i), load_tail(b + i, n - i), load_tail(c + i, n - i)), n - i);
+    return simd::reduce_add(acc);
 }
 
 LEPTON_KERNELS_END

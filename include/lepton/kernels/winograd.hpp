@@ -19,7 +19,7 @@
 /// tiles, picked out of the input rows by permutes; otherwise a vector's lanes
 /// run on across images and element (i, j) of its tiles is gathered from
 /// zero-padded copies of the planes. The weight gradient runs the same
-/// algorithm backwards (`winograd_weight_grad`).
+/// algorithm backwards (`winograd_weight_grad`), with channels in the lanes.
 
 #include <algorithm>
 #include <cstddef>
@@ -38,6 +38,11 @@ LEPTON_KERNELS_BEGIN
 
 /// Positions of a transformed 6x6 tile: the number of products per tile.
 inline constexpr std::size_t winograd_positions = 36;
+
+/// A group of images' transformed inputs and products take at most half of a
+/// 1 MB L2, so that they stay there between the transforms and the products
+/// (measured: 32x14x14 -> 64 is 10% slower backwards with twice as many columns).
+inline constexpr std::size_t winograd_group_bytes = 512 * 1024;
 
 /// Tiling of a group of images for F(4x4, 3x3); `g` must describe a 3x3 kernel without dilation.
 struct winograd_tiling {
@@ -87,10 +92,6 @@ struct winograd_tiling {
     static winograd_tiling of(const implicit_conv_geometry& g, std::size_t m)
     {
         constexpr std::size_t W = simd::width<T>;
-        // A group's V and M take at most half of a 1 MB L2, so that they stay
-        // there between the transforms and the products (measured: 32x14x14
-        // -> 64 is 10% slower backwards with twice as many columns).
-        constexpr std::size_t group_bytes = 512 * 1024;
         winograd_tiling t{};
         t.tiles_h = (g.out_h() + 3) / 4;
         t.tiles_w = (g.out_w() + 3) / 4;
@@ -102,7 +103,7 @@ struct winograd_tiling {
         t.tiles = t.rows_of_four ? (t.tiles_h * t.tiles_w + W - 1) / W * W : t.tiles_h * t.tiles_w;
         t.block_h = 4 * t.tiles_h + 2;
         t.block_w = 4 * t.tiles_w + 2;
-        t.images = std::max<std::size_t>(1, group_bytes / (winograd_positions * (g.channels + m) * t.tiles * sizeof(T)));
+        t.images = std::max<std::size_t>(1, winograd_group_bytes / (winograd_positions * (g.channels + m) * t.tiles * sizeof(T)));
         // Whole GEMM panels: a group whose tiles end inside a panel computes the
         // whole panel and stores the part through the slow tail (14x14 images,
         // 16 tiles each: 3 images fill 1.5 panels of 32; 2 fill one).
@@ -238,15 +239,19 @@ LEPTON_ALWAYS_INLINE void winograd_transform_tiles(LoadRow&& load_row, Rows&& ro
                                                    std::size_t xi_stride)
 {
     V e[N][6];  // d R^T, row by row
+#pragma GCC unroll 6
     for (int i = 0; i < N; ++i) {
         V d[N];
         load_row(i, d);
         rows(d, e[i]);
     }
+#pragma GCC unroll 6
     for (int j = 0; j < 6; ++j) {
         V x[N], r[6];
+#pragma GCC unroll 6
         for (int i = 0; i < N; ++i) x[i] = e[i][j];
         rows(x, r);
+#pragma GCC unroll 6
         for (int a = 0; a < 6; ++a) r[a].store_unaligned(out + std::size_t(a * 6 + j) * xi_stride);
     }
 }
@@ -379,17 +384,6 @@ void winograd_transform_input(const implicit_conv_geometry& g, const winograd_ti
                                  g.pad_left, dest, v, [](const vec (&x)[6], vec (&r)[6]) { winograd_input_rows(x, r); });
 }
 
-/// A dY A^T for every tile of the m output-gradient planes of `images` consecutive images [m, out_h, out_w],
-/// written as `dest` says.
-template <class T>
-void winograd_transform_output_grad(const implicit_conv_geometry& g, const winograd_tiling& t, std::size_t m,
-                                    std::size_t images, const T* dy, const winograd_destination& dest, T* e)
-{
-    using vec = simd::batch<T>;
-    winograd_transform_planes<4>(t, images, m, dy, m * g.out_h() * g.out_w(), g.out_h(), g.out_w(), 0, 0, dest, e,
-                                 [](const vec (&x)[4], vec (&r)[6]) { winograd_grad_rows(x, r); });
-}
-
 #if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
 /// Writes the 4x4 tiles y[i][j] of 16 lanes, four rows of four tiles (an
 /// output 16 wide), as output rows first_row + 4 * r + i for r < 4, skipping
@@ -487,6 +481,124 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
     }
 }
 
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+/// The transpose of the 8 x 8 float block at `src` (rows `ld` apart): column c
+/// in out[c]. Rows from `valid` on are taken as zero and not read.
+LEPTON_ALWAYS_INLINE void transpose_8x8(const float* src, std::size_t ld, __m256 out[8], int valid)
+{
+    __m256 r[8], t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = i < valid ? _mm256_loadu_ps(src + std::size_t(i) * ld) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // r[4h + q]: in each 128-bit half, column q (of that half) of rows 4h .. 4h + 3.
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+        r[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+        r[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+        r[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+        r[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+        out[q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x20);
+        out[4 + q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x31);
+    }
+}
+#endif
+
+/// Writes the `channels` planes [h][w] of one image channels last: pixel (y, x)
+/// puts its values at dst + ((y + top) * row_pixels + x + left) * lanes. Lanes
+/// from `channels` on, and pixels outside the image, are left as they are.
+template <class T>
+void copy_channels_last(const T* src, std::size_t channels, std::size_t h, std::size_t w, std::size_t top,
+                        std::size_t left, std::size_t row_pixels, std::size_t lanes, T* dst)
+{
+    const std::size_t pixels = h * w;
+    auto at = [&](std::size_t y, std::size_t x) { return dst + ((y + top) * row_pixels + x + left) * lanes; };
+    std::size_t p0 = 0;
+    // Blocks of B channels by B pixels are transposed in registers, channel
+    // blocks outermost, so that B planes stream in at a time; a partial block
+    // of channels writes zeros into the lanes past them, which `lanes` leaves room for.
+    auto blocks = [&](auto block_size, auto transpose_store) {
+        constexpr std::size_t B = decltype(block_size)::value;
+        const std::size_t whole = pixels / B * B;
+        for (std::size_t c0 = 0; c0 < channels; c0 += B)
+            for (std::size_t p = 0, y = 0, x = 0; p < whole; p += B) {
+                T* out[B];
+                for (std::size_t q = 0; q < B; ++q) {
+                    out[q] = at(y, x) + c0;
+                    if (++x == w) x = 0, ++y;
+                }
+                transpose_store(src + c0 * pixels + p, std::min(B, channels - c0), out);
+            }
+        return whole;
+    };
+#if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+    if constexpr (std::is_same_v<T, float>)
+        p0 = blocks(std::integral_constant<std::size_t, 16>{}, [&](const float* from, std::size_t valid, float* (&out)[16]) {
+            __m512 columns[16];
+            if (valid == 16)
+                transpose_16x16(from, pixels, columns);
+            else
+                transpose_16x16(from, pixels, columns, int(valid));
+#pragma GCC unroll 16
+            for (int q = 0; q < 16; ++q) _mm512_storeu_ps(out[q], columns[q]);
+        });
+#elif defined(__AVX2__) && !defined(LEPTON_KERNELS_SCALAR)
+    if constexpr (std::is_same_v<T, float>)
+        p0 = blocks(std::integral_constant<std::size_t, 8>{}, [&](const float* from, std::size_t valid, float* (&out)[8]) {
+            __m256 columns[8];
+            transpose_8x8(from, pixels, columns, int(valid));
+#pragma GCC unroll 8
+            for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out[q], columns[q]);
+        });
+#else
+    (void)blocks;
+#endif
+    for (std::size_t p = p0; p < pixels; ++p) {
+        T* out = at(p / w, p % w);
+        for (std::size_t c = 0; c < channels; ++c) out[c] = src[c * pixels + p];
+    }
+}
+
+/// acc[i][:] += sum over k < depth of a[k * a_step + i] * b[k * b_step + :]
+/// for a block of R rows and NV vectors of columns, added to c (rows `ldc`
+/// apart): the products of the weight gradient, whose operands both hold
+/// channels in consecutive lanes, so neither needs packing.
+template <class T, int R, int NV>
+LEPTON_NOINLINE void accumulate_outer_products(std::size_t depth, const T* a, std::size_t a_step, const T* b,
+                                               std::size_t b_step, T* c, std::size_t ldc)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+    vec acc[R][NV];
+    simd::zero_tile(acc);
+    for (std::size_t k = 0; k < depth; ++k) {
+        vec bv[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) bv[j] = vec::load_aligned(b + std::size_t(j) * W);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i) {
+            const vec ai(a[i]);
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(ai, bv[j], acc[i][j]);
+        }
+        a += a_step;
+        b += b_step;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) {
+            T* out = c + std::size_t(i) * ldc + std::size_t(j) * W;
+            (vec::load_aligned(out) + acc[i][j]).store_aligned(out);
+        }
+}
+
 /// z = G^T x for one column x of six vectors: the transpose of the weight
 /// transform, which takes the 36 positions back to a 3x3 kernel.
 template <class V>
@@ -539,8 +651,13 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
 /// output gradients dy [m, out_h, out_w] (and db [m] += dy summed, when not
 /// null). This is F(4x4, 3x3) run backwards: the forward pass is exact, so its
 /// gradient is the weight gradient,
-///     dW = G^T S G,  S_xi[o][c] = sum over tiles of (A dY A^T)_xi[o][tile] * (B^T d B)_xi[c][tile],
-/// 36 products whose depth is the tiles, against 9 per pixel directly.
+///     dW = G^T S G,  S_xi[c][o] = sum over tiles of (B^T d B)_xi[tile][c] * (A dY A^T)_xi[tile][o],
+/// 36 products whose depth is the tiles, against 9 per pixel directly. Unlike
+/// the forward pass, vector lanes are channels here: the images and gradients
+/// are copied channels last (a transpose of 16 values per tile, where the
+/// transforms write 36), so the transforms load whole vectors without picking
+/// tiles out of rows, and both operands of the products arrive with channels
+/// in consecutive lanes, as the products read them, with no packing.
 /// Single-threaded: callers spread images and add up.
 template <class T>
 void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const T* images, const T* dy,
@@ -548,30 +665,90 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
 {
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size, slack = 64 / sizeof(T);
+    // Rows of the products go 8 at a time (R below): channels round up to that too.
+    constexpr std::size_t R = 8, c_round = W > R ? W : (R + W - 1) / W * W;
     const winograd_tiling t = winograd_tiling::of<T>(g, m);
-    const std::size_t c = g.channels, in_size = c * g.in_h * g.in_w, out_size = m * g.out_h() * g.out_w();
-    const std::size_t columns = t.columns<T>(), m_padded = (m + W - 1) / W * W;
-    const std::size_t v_stride = c * columns + slack, e_stride = m * columns + slack, s_stride = c * m_padded + slack;
-    thread_local scratch<T> v_buffer, e_buffer, s_buffer;
+    const std::size_t c = g.channels, oh = g.out_h(), ow = g.out_w(), in_size = c * g.in_h * g.in_w;
+    const std::size_t out_size = m * oh * ow, tiles = t.tiles_h * t.tiles_w;
+    const std::size_t c_lanes = (c + c_round - 1) / c_round * c_round, m_lanes = (m + W - 1) / W * W;
+    // Padded copies, channels last: the image with its zero border, and the
+    // gradient rounded up to whole tiles.
+    const std::size_t image_pixels = t.block_h * t.block_w, grad_w = 4 * t.tiles_w, grad_pixels = 4 * t.tiles_h * grad_w;
+    const std::size_t images_per_group = std::max<std::size_t>(
+        1, winograd_group_bytes / (winograd_positions * (c_lanes + m_lanes) * tiles * sizeof(T)));
+    const std::size_t group_tiles = std::min(images_per_group, count) * tiles;
+    const std::size_t v_stride = group_tiles * c_lanes + slack, e_stride = group_tiles * m_lanes + slack;
+    const std::size_t s_stride = c_lanes * m_lanes + slack;
+    thread_local scratch<T> x_buffer, dy_buffer, v_buffer, e_buffer, s_buffer;
+    const std::size_t x_size = std::min(images_per_group, count) * image_pixels * c_lanes;
+    const std::size_t dy_size = std::min(images_per_group, count) * grad_pixels * m_lanes;
+    T* xc = x_buffer.get(x_size);
+    T* dyc = dy_buffer.get(dy_size);
     T* v = v_buffer.get(winograd_positions * v_stride);
     T* e = e_buffer.get(winograd_positions * e_stride);
     T* sums = s_buffer.get(winograd_positions * s_stride);
+    // The borders and the lanes past the channels stay zero: every group writes the same interiors.
+    std::fill(xc, xc + x_size, T(0));
+    std::fill(dyc, dyc + dy_size, T(0));
     std::fill(sums, sums + winograd_positions * s_stride, T(0));
-    for (std::size_t first = 0; first < count; first += t.images) {
-        const std::size_t group = std::min(t.images, count - first);
-        detail::winograd_transform_input(g, t, group, images + first * in_size,
-                                         detail::winograd_destination{columns, v_stride, c}, v);
-        detail::winograd_transform_output_grad(g, t, m, group, dy + first * out_size,
-                                               detail::winograd_destination{columns, e_stride, m}, e);
-        // S^T = V E^T: the operand packed across (transposed) is E, the larger,
-        // which the B packing does by in-register transposes.
-        const std::size_t depth = group * t.tiles;
+    for (std::size_t first = 0; first < count; first += images_per_group) {
+        const std::size_t group = std::min(images_per_group, count - first), depth = group * tiles;
+        for (std::size_t i = 0; i < group; ++i) {
+            detail::copy_channels_last(images + (first + i) * in_size, c, g.in_h, g.in_w, g.pad_top, g.pad_left,
+                                       t.block_w, c_lanes, xc + i * image_pixels * c_lanes);
+            detail::copy_channels_last(dy + (first + i) * out_size, m, oh, ow, 0, 0, grad_w, m_lanes,
+                                       dyc + i * grad_pixels * m_lanes);
+        }
+        // V_xi[tile][c] = B^T d B and E_xi[tile][o] = A dY A^T, tile by tile, a vector of channels at a time.
+        for (std::size_t i = 0; i < group; ++i)
+            for (std::size_t ty = 0; ty < t.tiles_h; ++ty)
+                for (std::size_t tx = 0; tx < t.tiles_w; ++tx) {
+                    const std::size_t k = i * tiles + ty * t.tiles_w + tx;
+                    const T* x_corner = xc + (i * image_pixels + 4 * ty * t.block_w + 4 * tx) * c_lanes;
+                    for (std::size_t c0 = 0; c0 < c_lanes; c0 += W)
+                        detail::winograd_transform_tiles<6, vec>(
+                            [&](int row, vec (&d)[6]) {
+#pragma GCC unroll 6
+                                for (int j = 0; j < 6; ++j)
+                                    d[j] = vec::load_aligned(x_corner + (std::size_t(row) * t.block_w + std::size_t(j)) * c_lanes + c0);
+                            },
+                            [](const vec (&x)[6], vec (&r)[6]) { detail::winograd_input_rows(x, r); }, v + k * c_lanes + c0,
+                            v_stride);
+                    const T* dy_corner = dyc + (i * grad_pixels + 4 * ty * grad_w + 4 * tx) * m_lanes;
+                    for (std::size_t o0 = 0; o0 < m_lanes; o0 += W)
+                        detail::winograd_transform_tiles<4, vec>(
+                            [&](int row, vec (&d)[4]) {
+#pragma GCC unroll 4
+                                for (int j = 0; j < 4; ++j)
+                                    d[j] = vec::load_aligned(dy_corner + (std::size_t(row) * grad_w + std::size_t(j)) * m_lanes + o0);
+                            },
+                            [](const vec (&x)[4], vec (&r)[6]) { detail::winograd_grad_rows(x, r); }, e + k * m_lanes + o0,
+                            e_stride);
+                }
+        // S_xi += V_xi^T E_xi, R channels by two vectors of outputs at a time.
         for (std::size_t xi = 0; xi < winograd_positions; ++xi)
-            gemm<T>(transpose::no, transpose::yes, c, m, depth, T(1), v + xi * v_stride, columns, e + xi * e_stride,
-                    columns, T(1), sums + xi * s_stride, m_padded);
+            for (std::size_t c0 = 0; c0 < c_lanes; c0 += R) {
+                const T* a = v + xi * v_stride + c0;
+                T* s = sums + xi * s_stride + c0 * m_lanes;
+                std::size_t o0 = 0;
+                for (; o0 + 2 * W <= m_lanes; o0 += 2 * W)
+                    detail::accumulate_outer_products<T, int(R), 2>(depth, a, c_lanes, e + xi * e_stride + o0, m_lanes,
+                                                                    s + o0, m_lanes);
+                if (o0 < m_lanes)
+                    detail::accumulate_outer_products<T, int(R), 1>(depth, a, c_lanes, e + xi * e_stride + o0, m_lanes,
+                                                                    s + o0, m_lanes);
+            }
         // Position (1, 1) of A dY A^T is the sum of the tile.
-        if (db)
-            for (std::size_t o = 0; o < m; ++o) db[o] += sum(depth, e + 7 * e_stride + o * columns);
+        if (db) {
+            const T* e11 = e + 7 * e_stride;
+            for (std::size_t o0 = 0; o0 < m_lanes; o0 += W) {
+                vec total(T(0));
+                for (std::size_t k = 0; k < depth; ++k) total += vec::load_aligned(e11 + k * m_lanes + o0);
+                alignas(64) T lanes[W];
+                total.store_aligned(lanes);
+                for (std::size_t lane = 0; lane < std::min(W, m - o0); ++lane) db[o0 + lane] += lanes[lane];
+            }
+        }
     }
     // dW += G^T S G, over W outputs at a time.
     alignas(64) T kernel[9][W];
@@ -581,7 +758,7 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
             for (int a = 0; a < 6; ++a) {
                 vec x[6];
                 for (int b = 0; b < 6; ++b)
-                    x[b] = vec::load_aligned(sums + std::size_t(a * 6 + b) * s_stride + ci * m_padded + o0);
+                    x[b] = vec::load_aligned(sums + std::size_t(a * 6 + b) * s_stride + ci * m_lanes + o0);
                 detail::winograd_kernel_rows(x, z[a]);
             }
             for (int q = 0; q < 3; ++q) {
