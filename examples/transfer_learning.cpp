@@ -51,10 +51,8 @@ int main(int argc, char** argv)
 
     // The same architecture with a fresh head; the body comes from the pretrained network and stays frozen.
     CNN finetuned(seed + 1, init::glorot_uniform{});
-    const auto copied =
-        transfer_parameters(pretrained, finetuned, [](const std::string& name) { return name.starts_with("0.") || name.starts_with("3."); });
-    finetuned.freeze(0);
-    finetuned.freeze(3);
+    const auto copied = transfer_parameters(pretrained, finetuned, all_except({"7", "9"}));
+    finetuned.freeze_until(7);
     std::printf("\n-- fine-tuning the head on 1,000 images (%zu body tensors copied and frozen)\n", copied.size());
     {
         Adam optimizer(finetuned, {.lr = 1e-3});

@@ -5,6 +5,10 @@
 /// updates running statistics as running = (1 - momentum) * running + momentum *
 /// batch (the variance unbiased); evaluation normalises with the running
 /// statistics. Learnable weight (gamma, starts at 1) and bias (beta, starts at 0).
+/// With its weight and bias frozen in a network it normalises with the running
+/// statistics and keeps them in training mode too, as Keras does;
+/// `Network::set_frozen_batchnorm(frozen_batchnorm::batch_statistics)` gives
+/// PyTorch's rule instead (see `frozen_batchnorm`).
 
 #include <algorithm>
 #include <cmath>
@@ -116,7 +120,9 @@ public:
     {
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
-        training_ = ctx.training;
+        // A frozen BatchNorm keeps its statistics, as Keras does (see `frozen_batchnorm`).
+        training_ = ctx.training && !(ctx.frozen.batchnorm == frozen_batchnorm::inference &&
+                                      ctx.frozen.is_frozen(gamma_) && ctx.frozen.is_frozen(beta_));
         if (training_) ++*batches_tracked_;
         const std::size_t count = n * plane;
         for_each_channel([&](std::size_t c) {

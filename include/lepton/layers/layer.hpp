@@ -39,11 +39,44 @@
 
 #include "../core/random.hpp"
 #include "../core/shape.hpp"
+#include "../optim/parameter_ranges.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace lepton {
 
 class Graph;
+
+/// What a BatchNorm whose weight and bias are both frozen does in training mode.
+enum class frozen_batchnorm {
+    /// Keras' rule for `trainable = False` (the default): it normalises with
+    /// its running statistics and leaves them as they are, as in evaluation.
+    inference,
+    /// PyTorch's rule for `requires_grad_(False)`: the mode alone decides, so
+    /// in training mode it normalises with the batch's statistics and updates
+    /// the running ones (call `eval()` on the layer's network to stop that).
+    batch_statistics,
+};
+
+/// Which of a network's parameter tensors are frozen, for the layers whose
+/// behaviour depends on it (BatchNorm, see `frozen_batchnorm`).
+struct frozen_parameters {
+    const void* base = nullptr;                             ///< the network's parameter buffer
+    const std::vector<parameter_range>* tensors = nullptr;  ///< its tensors, with their frozen flags
+    frozen_batchnorm batchnorm = frozen_batchnorm::inference;
+
+    /// Whether the parameter tensor starting at `p` is frozen (false for memory outside the buffer).
+    template <class T>
+    bool is_frozen(const T* p) const noexcept
+    {
+        if (!base || !tensors) return false;
+        const auto from = reinterpret_cast<std::uintptr_t>(base), at = reinterpret_cast<std::uintptr_t>(p);
+        if (at < from) return false;
+        const std::size_t index = (at - from) / sizeof(T);
+        for (const auto& r : *tensors)
+            if (index >= r.begin && index < r.end) return r.frozen;
+        return false;
+    }
+};
 
 /// Per-call state a network hands to its layers.
 struct context {
@@ -52,6 +85,8 @@ struct context {
     /// The network's generator (Dropout's masks).
     random_engine* rng = nullptr;
     const Graph* graph = nullptr;  ///< the graph node features belong to (graph layers only)
+    /// The network's frozen parameters (none outside a network).
+    frozen_parameters frozen{};
 };
 
 /// Shape of one parameter tensor, for enumeration and checkpoints.

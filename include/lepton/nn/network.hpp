@@ -156,7 +156,8 @@ public:
     /// the gradients or the workspace's contents).
     Network(const Network& other)
         : store_(chain_type::parameter_storage, chain_type::buffer_count, chain_type::counter_count), rng_(other.rng_),
-          training_(other.training_), own_(std::make_unique<workspace>(*this))
+          training_(other.training_), frozen_batchnorm_(other.frozen_batchnorm_),
+          own_(std::make_unique<workspace>(*this))
     {
         store_.copy_values(other.store_);
         index_parameters();
@@ -170,13 +171,15 @@ public:
         store_.copy_values(other.store_);
         rng_ = other.rng_;
         training_ = other.training_;
+        frozen_batchnorm_ = other.frozen_batchnorm_;
         return *this;
     }
     /// Moves the storage; the layers keep pointing at it (workspaces made for
     /// `other` rebind themselves on their next use). The moved-from network may
     /// only be destroyed or assigned to.
     Network(Network&& other) noexcept
-        : store_(std::move(other.store_)), rng_(std::move(other.rng_)), training_(other.training_), own_(std::move(other.own_))
+        : store_(std::move(other.store_)), rng_(std::move(other.rng_)), training_(other.training_),
+          frozen_batchnorm_(other.frozen_batchnorm_), own_(std::move(other.own_))
     {
         if (own_) own_->owner_ = this;
     }
@@ -187,6 +190,7 @@ public:
         store_ = std::move(other.store_);
         rng_ = std::move(other.rng_);
         training_ = other.training_;
+        frozen_batchnorm_ = other.frozen_batchnorm_;
         own_ = std::move(other.own_);
         if (own_) own_->owner_ = this;
         return *this;
@@ -262,9 +266,27 @@ public:
 
     /// Freezes layer `layer` (0-based, not counting Input): its parameters keep
     /// a zero gradient and optimizers built on this network skip them. Input
-    /// gradients still flow through it, and BatchNorm's running statistics
-    /// still update in training mode (call eval() on the network to stop that).
+    /// gradients still flow through it. A BatchNorm whose weight and bias are
+    /// frozen normalises with its running statistics and keeps them, also in
+    /// training mode, as Keras does (`set_frozen_batchnorm` for PyTorch's rule).
     void freeze(std::size_t layer) { store_.set_frozen_layer(layer, layer_count, true); }
+    /// Freezes layers 0 .. layer - 1 (Keras' `model.layers[:layer]`), the
+    /// pretrained body under a new head; later layers are left as they are.
+    void freeze_until(std::size_t layer)
+    {
+        if (layer > layer_count)
+            throw value_error("lepton: freeze_until(" + std::to_string(layer) + "): the network has " +
+                              std::to_string(layer_count) + " layers");
+        for (std::size_t i = 0; i < layer; ++i) store_.set_frozen_layer(i, layer_count, true);
+    }
+    /// Freezes every parameter before the first one named `name` or under it
+    /// ("layer3" freezes the stem, layer1 and layer2 of a torchvision ResNet);
+    /// throws `value_error` for an unknown name.
+    void freeze_until(std::string_view name) { store_.freeze_until_name(name); }
+    /// What a frozen BatchNorm does in training mode (`frozen_batchnorm::inference` by default).
+    void set_frozen_batchnorm(frozen_batchnorm rule) noexcept { frozen_batchnorm_ = rule; }
+    /// See `set_frozen_batchnorm`.
+    frozen_batchnorm frozen_batchnorm_rule() const noexcept { return frozen_batchnorm_; }
     /// Makes layer `layer` trainable again.
     void unfreeze(std::size_t layer) { store_.set_frozen_layer(layer, layer_count, false); }
     /// Freezes the parameter named `name` ("0.weight"), or every parameter
@@ -372,7 +394,10 @@ public:
 
 private:
     /// The own workspace's context: the network's mode and generator.
-    context own_context(const Graph* graph) noexcept { return {training_, &rng_, graph}; }
+    context own_context(const Graph* graph) noexcept
+    {
+        return {training_, &rng_, graph, {store_.params(), &store_.tensor_ranges(), frozen_batchnorm_}};
+    }
 
     /// `ws` bound to this network (a workspace made for another network of this type rebinds).
     workspace& prepare(workspace& ws) const
@@ -442,6 +467,7 @@ private:
     detail::parameter_store<T> store_;
     random_engine rng_;
     bool training_ = true;
+    frozen_batchnorm frozen_batchnorm_ = frozen_batchnorm::inference;
     std::unique_ptr<workspace> own_;  ///< on the heap, so that moving the network keeps it in place
 };
 

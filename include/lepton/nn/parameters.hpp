@@ -102,13 +102,22 @@ public:
     {
         bool found = false;
         for (auto& p : slices_) {
-            const bool under = p.name.size() > name.size() && p.name.starts_with(name) && p.name[name.size()] == '.';
-            if (p.name == name || under) {
+            if (names_or_under(p.name, name)) {
                 p.frozen = frozen;
                 found = true;
             }
         }
         if (!found) throw value_error("lepton: no parameter or layer named '" + std::string(name) + "'");
+        update_ranges();
+    }
+    /// Freezes every tensor before the first one named `name` or under the prefix `name`.
+    void freeze_until_name(std::string_view name)
+    {
+        std::size_t first = slices_.size();
+        for (std::size_t i = 0; i < slices_.size() && first == slices_.size(); ++i)
+            if (names_or_under(slices_[i].name, name)) first = i;
+        if (first == slices_.size()) throw value_error("lepton: no parameter or layer named '" + std::string(name) + "'");
+        for (std::size_t i = 0; i < first; ++i) slices_[i].frozen = true;
         update_ranges();
     }
     /// Whether the tensor named `name` is frozen.
@@ -139,6 +148,12 @@ public:
     const std::vector<parameter_range>& tensor_ranges() const noexcept { return tensors_; }
 
 private:
+    /// Whether tensor `tensor` is `name` itself or lies under the prefix `name` ("3" holds "3.0.weight").
+    static bool names_or_under(std::string_view tensor, std::string_view name) noexcept
+    {
+        return tensor == name || (tensor.size() > name.size() && tensor.starts_with(name) && tensor[name.size()] == '.');
+    }
+
     static std::uint64_t next_id() noexcept
     {
         static std::atomic<std::uint64_t> last{0};

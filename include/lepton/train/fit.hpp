@@ -7,7 +7,8 @@
 ///                                 .metrics = {std::make_shared<metrics::accuracy<float>>()}});
 ///
 /// `fit` switches the network to training mode for its steps and to evaluation
-/// mode for validation (Dropout, BatchNorm), shows a progress bar, calls the
+/// mode for validation (Dropout, BatchNorm; a frozen BatchNorm stays in
+/// evaluation mode, see `frozen_batchnorm`), shows a progress bar, calls the
 /// callbacks, and returns the per-epoch History. A batch whose loss is not
 /// finite stops training and restores the last good weights (TerminateOnNaN,
 /// on by default).
