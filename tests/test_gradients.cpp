@@ -164,3 +164,85 @@ TEST_CASE("MSELoss gradient and value")
     MSELoss<double> other;
     CHECK(loss_gradient_error(prediction, [&](const tensor<double, 2>& p) { return other(p, target); }, analytic) < 1e-6);
 }
+
+namespace {
+
+/// Predictions at differences d from a zero target, for the element-wise regression losses.
+tensor<double, 2> differences(std::initializer_list<double> d)
+{
+    tensor<double, 2> p({1, d.size()});
+    std::copy(d.begin(), d.end(), p.begin());
+    return p;
+}
+
+/// The finite-difference error of `Loss`'s gradient at predictions `p` against targets `t`.
+template <class Loss>
+double regression_gradient_error(Loss loss, const tensor<double, 2>& p, const tensor<double, 2>& t)
+{
+    loss(p, t);
+    const auto analytic = loss.gradient();
+    Loss other = loss;
+    return loss_gradient_error(p, [&](const tensor<double, 2>& z) { return other(z, t); }, analytic);
+}
+
+} // namespace
+
+TEST_CASE("L1Loss: value, PyTorch's zero gradient at zero, the sum reduction, and gradients")
+{
+    const auto p = differences({-3, -0.5, 0, 0.4, 2});
+    tensor<double, 2> t({1, 5});
+    t.fill(0);
+    L1Loss<double> l1;
+    CHECK(l1(p, t) == doctest::Approx((3 + 0.5 + 0 + 0.4 + 2) / 5));
+    CHECK(l1.gradient()(0, 0) == doctest::Approx(-0.2));
+    CHECK(l1.gradient()(0, 2) == 0.0);
+    CHECK(l1.gradient()(0, 4) == doctest::Approx(0.2));
+    L1Loss<double> summed(reduction::sum);
+    CHECK(summed(p, t) == doctest::Approx(5.9));
+    CHECK(summed.gradient()(0, 3) == 1.0);
+    // Finite differences away from the kink at zero.
+    tensor<double, 2> x({3, 4}), y({3, 4});
+    random_engine rng(3);
+    for (auto& v : x) v = rng.uniform(-2, 2);
+    for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = x.data()[i] + (i % 2 ? 0.3 : -0.7);
+    CHECK(regression_gradient_error(L1Loss<double>{}, x, y) < 1e-6);
+    tensor<double, 2> wrong({3, 5});
+    CHECK_THROWS_WITH_AS(l1(x, wrong), doctest::Contains("L1Loss: prediction [3, 4] but target [3, 5]"), shape_error);
+}
+
+TEST_CASE("HuberLoss and SmoothL1Loss: PyTorch's values on both sides of delta and beta, and gradients")
+{
+    const auto p = differences({-3, -0.5, 0, 0.4, 2});
+    tensor<double, 2> t({1, 5});
+    t.fill(0);
+    // delta 1: 0.5 d^2 inside, delta (|d| - delta / 2) outside: 2.5, 0.125, 0, 0.08, 1.5.
+    HuberLoss<double> huber;
+    CHECK(huber(p, t) == doctest::Approx((2.5 + 0.125 + 0 + 0.08 + 1.5) / 5));
+    CHECK(huber.gradient()(0, 0) == doctest::Approx(-1.0 / 5));
+    CHECK(huber.gradient()(0, 3) == doctest::Approx(0.4 / 5));
+    // beta 0.5: 0.5 d^2 / beta inside, |d| - beta / 2 outside: 2.75, 0.25, 0, 0.16, 1.75.
+    SmoothL1Loss<double> smooth(0.5);
+    CHECK(smooth(p, t) == doctest::Approx((2.75 + 0.25 + 0 + 0.16 + 1.75) / 5));
+    CHECK(smooth.gradient()(0, 3) == doctest::Approx(0.8 / 5));
+    CHECK(smooth.gradient()(0, 4) == doctest::Approx(1.0 / 5));
+    // SmoothL1 is Huber divided by beta; beta 0 is L1.
+    HuberLoss<double> huber_half(0.5, reduction::sum);
+    SmoothL1Loss<double> smooth_sum(0.5, reduction::sum);
+    CHECK(smooth_sum(p, t) * 0.5 == doctest::Approx(huber_half(p, t)));
+    SmoothL1Loss<double> beta_zero(0.0);
+    L1Loss<double> l1;
+    CHECK(beta_zero(p, t) == doctest::Approx(l1(p, t)));
+    CHECK_THROWS_AS(HuberLoss<double>(0.0), value_error);
+    CHECK_THROWS_AS(SmoothL1Loss<double>(-1.0), value_error);
+    // Finite differences at points on both sides of the turn, away from it.
+    tensor<double, 2> x({2, 5}), y({2, 5});
+    y.fill(0.25);
+    const double d[10] = {-3, -0.9, -0.2, 0.1, 0.3, 0.45, 0.7, 1.6, 2.5, -1.4};
+    for (std::size_t i = 0; i < 10; ++i) x.data()[i] = 0.25 + d[i];
+    CHECK(regression_gradient_error(HuberLoss<double>(1.0), x, y) < 1e-6);
+    CHECK(regression_gradient_error(HuberLoss<double>(0.6, reduction::sum), x, y) < 1e-6);
+    CHECK(regression_gradient_error(SmoothL1Loss<double>(0.5), x, y) < 1e-6);
+    CHECK(regression_gradient_error(MSELoss<double>(reduction::sum), x, y) < 1e-6);
+    MSELoss<double> mse_sum(reduction::sum);
+    CHECK(mse_sum(p, t) == doctest::Approx(9 + 0.25 + 0 + 0.16 + 4));
+}

@@ -51,7 +51,10 @@
 
 #include "losses/bce_with_logits.hpp"
 #include "losses/cross_entropy.hpp"
+#include "losses/huber.hpp"
+#include "losses/l1.hpp"
 #include "losses/mse.hpp"
+#include "losses/reduction.hpp"
 
 #include "optim/adam.hpp"
 #include "optim/clip.hpp"
@@ -69,6 +72,7 @@
 #include "metrics/confusion_matrix.hpp"
 #include "metrics/macro_f1.hpp"
 #include "metrics/metric.hpp"
+#include "metrics/regression.hpp"
 
 
 #include "train/callback.hpp"

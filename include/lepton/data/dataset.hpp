@@ -1,8 +1,11 @@
 #pragma once
 /// \file
-/// In-memory labelled data sets and a seeded, shuffling batch loader.
+/// In-memory data sets (samples with a class label each, or with a target
+/// tensor each: regression, multi-label, autoencoders) and a seeded, shuffling
+/// batch loader.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -12,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -20,9 +24,28 @@
 
 namespace lepton::data {
 
+/// Samples [N, sample dims...] with a target each: an integer class label
+/// when `TargetRank` is 0 (the default), otherwise a tensor of rank
+/// `TargetRank` (a vector of regression values or of multi-label 0/1 targets
+/// for 1, an image for an autoencoder for 3), all targets in one tensor
+/// `targets` [N, target dims...]:
+///
+///     data::Dataset<float, 3> images;        // .features [N, 1, 28, 28], .labels
+///     data::Dataset<float, 1, 1> table;      // .features [N, 8], .targets [N, 1]
+template <class T, std::size_t SampleRank, std::size_t TargetRank = 0>
+struct Dataset {
+    /// Samples [N, sample dims...].
+    tensor<T, SampleRank + 1> features;
+    /// One target per sample [N, target dims...].
+    tensor<T, TargetRank + 1> targets;
+
+    /// Number of samples.
+    std::size_t size() const noexcept { return targets.shape()[0]; }
+};
+
 /// Samples [N, sample dims...] with one integer class label each.
 template <class T, std::size_t SampleRank>
-struct Dataset {
+struct Dataset<T, SampleRank, 0> {
     /// Samples [N, sample dims...].
     tensor<T, SampleRank + 1> features;
     /// One class label per sample.
@@ -32,9 +55,41 @@ struct Dataset {
     std::size_t size() const noexcept { return labels.size(); }
 };
 
+namespace detail {
+
+/// Checks that a data set has as many targets as samples (a mismatch would read past one of them).
+template <class T, std::size_t SampleRank, std::size_t TargetRank>
+void check_sample_count(const char* who, const Dataset<T, SampleRank, TargetRank>& data)
+{
+    const std::size_t samples = data.features.shape()[0];
+    if (samples != data.size())
+        throw shape_error(std::string("lepton: ") + who + ": the data set has " + std::to_string(samples) +
+                          " samples but " + std::to_string(data.size()) + (TargetRank == 0 ? " labels" : " targets"));
+}
+
+/// A batch of a class data set.
+template <class Features>
+struct labelled_batch {
+    /// The batch features (a buffer the loader reuses).
+    const Features& features;
+    /// The labels of the batch samples.
+    std::span<const std::int32_t> labels;
+};
+
+/// A batch of a data set with target tensors.
+template <class Features, class Targets>
+struct target_batch {
+    /// The batch features (a buffer the loader reuses).
+    const Features& features;
+    /// The batch targets [batch, target dims...] (a buffer the loader reuses).
+    const Targets& targets;
+};
+
+} // namespace detail
+
 /// Standardises every feature in place: (x - mean) / stddev, one xtensor expression.
-template <class T, std::size_t SampleRank>
-void standardize(Dataset<T, SampleRank>& data, T mean, T stddev)
+template <class T, std::size_t SampleRank, std::size_t TargetRank>
+void standardize(Dataset<T, SampleRank, TargetRank>& data, T mean, T stddev)
 {
     data.features = (data.features - mean) / stddev;
 }
@@ -46,25 +101,22 @@ inline constexpr float fashion_mnist_stddev = 0.3530f;
 
 /// Hands out batches of a data set in a seeded random order (or in order).
 /// The batch buffers are reused: the loader allocates only when the batch size changes.
-template <class T, std::size_t SampleRank>
+template <class T, std::size_t SampleRank, std::size_t TargetRank = 0>
 class BatchLoader {
 public:
     /// Features of one batch [batch, sample dims...].
     using batch_type = tensor<T, SampleRank + 1>;
-
-    /// One batch: features and their labels.
-    struct batch {
-        /// The batch features (a buffer the loader reuses).
-        const batch_type& features;
-        /// The labels of the batch samples.
-        std::span<const std::int32_t> labels;
-    };
+    /// One batch: features and their labels (class data sets) or targets (the others).
+    using batch = std::conditional_t<TargetRank == 0, detail::labelled_batch<batch_type>,
+                                     detail::target_batch<batch_type, tensor<T, TargetRank + 1>>>;
 
     /// `shuffle` reorders the samples at every `start_epoch()` from a generator seeded with `seed`.
-    BatchLoader(const Dataset<T, SampleRank>& data, std::size_t batch_size, bool shuffle = true, std::uint64_t seed = 0)
+    BatchLoader(const Dataset<T, SampleRank, TargetRank>& data, std::size_t batch_size, bool shuffle = true,
+                std::uint64_t seed = 0)
         : data_(&data), batch_size_(batch_size), shuffle_(shuffle), rng_(seed), order_(data.size())
     {
         if (batch_size == 0) throw std::invalid_argument("lepton: BatchLoader: batch size must be positive");
+        detail::check_sample_count("BatchLoader", data);
         std::iota(order_.begin(), order_.end(), std::size_t{0});
     }
 
@@ -132,26 +184,43 @@ public:
         std::copy(shape.begin(), shape.end(), bs.begin());
         bs[0] = n;
         ensure_shape(x_, bs);
-        labels_.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t src = order_[begin + i];
             std::copy_n(data_->features.data() + src * sample, sample, x_.data() + i * sample);
-            labels_[i] = data_->labels[src];
+        }
+        if constexpr (TargetRank == 0) {
+            labels_.resize(n);
+            for (std::size_t i = 0; i < n; ++i) labels_[i] = data_->labels[order_[begin + i]];
+        } else {
+            const std::size_t per_target = data_->targets.size() / std::max<std::size_t>(data_->size(), 1);
+            auto ts = data_->targets.shape();
+            std::array<std::size_t, TargetRank + 1> shape_of_targets;
+            std::copy(ts.begin(), ts.end(), shape_of_targets.begin());
+            shape_of_targets[0] = n;
+            ensure_shape(targets_, shape_of_targets);
+            for (std::size_t i = 0; i < n; ++i)
+                std::copy_n(data_->targets.data() + order_[begin + i] * per_target, per_target,
+                            targets_.data() + i * per_target);
         }
         if (transform_) transform_(x_, rng_);
-        return {x_, labels_};
+        if constexpr (TargetRank == 0)
+            return {x_, labels_};
+        else
+            return {x_, targets_};
     }
 
 private:
-    const Dataset<T, SampleRank>* data_;
+    const Dataset<T, SampleRank, TargetRank>* data_;
     std::size_t batch_size_;
     bool shuffle_;
     random_engine rng_;
     std::vector<std::size_t> order_;
     batch_type x_;
     std::vector<std::int32_t> labels_;
+    tensor<T, TargetRank + 1> targets_;
     transform_type transform_;
 };
+
 
 /// Mirrors each image of a [N, C, H, W] batch left-right with probability 1/2.
 template <class T>

@@ -10,6 +10,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -17,25 +18,34 @@
 
 namespace lepton::data {
 
-/// The samples of `data` at `indices`, in that order; throws `value_error` for an index out of range.
-template <class T, std::size_t SampleRank>
-Dataset<T, SampleRank> select(const Dataset<T, SampleRank>& data, std::span<const std::size_t> indices)
+/// The samples of `data` at `indices`, in that order, with their labels or
+/// targets; throws `value_error` for an index out of range.
+template <class T, std::size_t SampleRank, std::size_t TargetRank>
+Dataset<T, SampleRank, TargetRank> select(const Dataset<T, SampleRank, TargetRank>& data,
+                                          std::span<const std::size_t> indices)
 {
-    const std::size_t sample = data.size() ? data.features.size() / data.size() : 0;
-    auto shape = data.features.shape();
-    std::array<std::size_t, SampleRank + 1> s;
-    std::copy(shape.begin(), shape.end(), s.begin());
-    s[0] = indices.size();
-    Dataset<T, SampleRank> out;
-    out.features.resize(s);
-    out.labels.reserve(indices.size());
-    for (std::size_t i = 0; i < indices.size(); ++i) {
-        const std::size_t src = indices[i];
+    detail::check_sample_count("select", data);
+    // Rows of `from` at `indices` into a tensor of the same rank.
+    auto rows = [&](const auto& from, auto& to) {
+        const std::size_t row = data.size() ? from.size() / data.size() : 0;
+        auto shape = from.shape();
+        std::array<std::size_t, std::decay_t<decltype(from)>::rank> s;
+        std::copy(shape.begin(), shape.end(), s.begin());
+        s[0] = indices.size();
+        to.resize(s);
+        for (std::size_t i = 0; i < indices.size(); ++i) std::copy_n(from.data() + indices[i] * row, row, to.data() + i * row);
+    };
+    for (const std::size_t src : indices)
         if (src >= data.size())
             throw value_error("lepton: select: index " + std::to_string(src) + " is outside a data set of " +
                               std::to_string(data.size()) + " samples");
-        std::copy_n(data.features.data() + src * sample, sample, out.features.data() + i * sample);
-        out.labels.push_back(data.labels[src]);
+    Dataset<T, SampleRank, TargetRank> out;
+    rows(data.features, out.features);
+    if constexpr (TargetRank == 0) {
+        out.labels.reserve(indices.size());
+        for (const std::size_t src : indices) out.labels.push_back(data.labels[src]);
+    } else {
+        rows(data.targets, out.targets);
     }
     return out;
 }

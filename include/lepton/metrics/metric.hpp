@@ -35,6 +35,24 @@ public:
     virtual double result() const = 0;
 };
 
+/// A quantity accumulated over batches of network outputs and target tensors
+/// (regression, multi-label): the same protocol as `metric`.
+template <class T = float>
+class target_metric {
+public:
+    /// Virtual: metrics are owned and destroyed through pointers to this class.
+    virtual ~target_metric() = default;
+    /// Column name in logs: "mae", "rmse", "r2".
+    virtual std::string name() const = 0;
+    /// Forgets every batch added so far.
+    virtual void reset() = 0;
+    /// Adds a batch of samples of `columns` values each: `outputs` and
+    /// `targets` laid out alike, [N, columns] row by row.
+    virtual void update(std::span<const T> outputs, std::span<const T> targets, std::size_t columns) = 0;
+    /// The value over every batch since the last reset (0 before any sample).
+    virtual double result() const = 0;
+};
+
 namespace detail {
 
 /// Checks that `outputs` has one row per label; returns the number of columns.

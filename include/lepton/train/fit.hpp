@@ -22,6 +22,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../data/dataset.hpp"
@@ -34,17 +35,22 @@
 
 namespace lepton {
 
+/// The metric type `fit` and `evaluate` take for data sets of target rank
+/// `TargetRank`: `metrics::metric` for class labels, `metrics::target_metric` for target tensors.
+template <class T, std::size_t TargetRank>
+using metric_for = std::conditional_t<TargetRank == 0, metrics::metric<T>, metrics::target_metric<T>>;
+
 /// What `fit` does besides the epochs and batches (Keras' `fit` arguments).
-template <class T, std::size_t SampleRank>
+template <class T, std::size_t SampleRank, std::size_t TargetRank = 0>
 struct fit_options {
     int epochs = 1;                     ///< epochs to train
     std::size_t batch_size = 32;        ///< samples per optimizer step
     bool shuffle = true;                ///< reshuffle the training set every epoch
     std::uint64_t seed = 0;             ///< seeds the shuffling
     /// Evaluated after every epoch; its results are logged as "val_loss", "val_<metric>".
-    const data::Dataset<T, SampleRank>* validation = nullptr;
+    const data::Dataset<T, SampleRank, TargetRank>* validation = nullptr;
     std::size_t validation_batch_size = 1000;  ///< samples per validation forward pass
-    std::vector<std::shared_ptr<metrics::metric<T>>> metrics{};  ///< computed on training and validation data
+    std::vector<std::shared_ptr<metric_for<T, TargetRank>>> metrics{};  ///< computed on training and validation data
     std::vector<std::shared_ptr<Callback<T>>> callbacks{};       ///< called in this order
     /// Per-batch transform of the training features (augmentation), e.g. `data::random_horizontal_flip`.
     std::function<void(tensor<T, SampleRank + 1>&, random_engine&)> transform{};
@@ -56,21 +62,55 @@ struct fit_options {
 };
 
 /// What `evaluate` does.
-template <class T>
+template <class T, std::size_t TargetRank = 0>
 struct evaluate_options {
-    std::size_t batch_size = 1000;                             ///< samples per forward pass
-    std::vector<std::shared_ptr<metrics::metric<T>>> metrics{};  ///< computed over the whole set
+    std::size_t batch_size = 1000;                                       ///< samples per forward pass
+    std::vector<std::shared_ptr<metric_for<T, TargetRank>>> metrics{};  ///< computed over the whole set
 };
 
 namespace detail {
 
-/// Metrics take [N, classes] outputs; networks with other output ranks get none.
+/// Class metrics take [N, classes] outputs; networks with other output ranks get none.
 template <class T, class Output>
 void update_metrics(const std::vector<std::shared_ptr<metrics::metric<T>>>& ms, const Output& outputs,
                     std::span<const std::int32_t> labels)
 {
     if constexpr (Output::rank == 2)
         for (const auto& m : ms) m->update(outputs, labels);
+}
+
+/// Target metrics take outputs and targets of one shape, [N, values per sample...].
+template <class T, class Output, class Targets>
+void update_metrics(const std::vector<std::shared_ptr<metrics::target_metric<T>>>& ms, const Output& outputs,
+                    const Targets& targets)
+{
+    if (ms.empty()) return;
+    if (!std::equal(outputs.shape().begin(), outputs.shape().end(), targets.shape().begin()))
+        throw shape_error("lepton: metrics: outputs " + shape_string(outputs.shape()) + " but targets " +
+                          shape_string(targets.shape()));
+    const std::size_t rows = outputs.shape()[0], columns = rows ? outputs.size() / rows : 0;
+    for (const auto& m : ms)
+        m->update(std::span<const T>(outputs.data(), outputs.size()), std::span<const T>(targets.data(), targets.size()),
+                  columns);
+}
+
+/// What a batch holds for the loss: its labels or its targets.
+template <class Batch>
+const auto& targets_of(const Batch& batch)
+{
+    if constexpr (requires { batch.labels; })
+        return batch.labels;
+    else
+        return batch.targets;
+}
+
+/// Wiring check for `fit` and `evaluate` on target tensors: the network's
+/// outputs must have the targets' rank ([N, values...] against [N, values...]).
+template <class Net, std::size_t TargetRank>
+constexpr void check_target_rank()
+{
+    static_assert(TargetRank == 0 || Net::output_shape::rank == TargetRank,
+                  "Lepton: the data set's targets have another rank than the network's outputs");
 }
 
 /// The weights and, when the network has them, its layers' buffers (BatchNorm's
@@ -98,11 +138,13 @@ void restore(Net& net, const std::vector<typename Net::value_type>& s)
 }
 
 /// Loss and metrics over a data set in evaluation mode; keys prefixed with `prefix`.
-template <class Net, class Loss, std::size_t SampleRank>
-logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank>& data,
-                   std::size_t batch_size, const std::vector<std::shared_ptr<metrics::metric<typename Net::value_type>>>& ms,
+template <class Net, class Loss, std::size_t SampleRank, std::size_t TargetRank>
+logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& data,
+                   std::size_t batch_size,
+                   const std::vector<std::shared_ptr<metric_for<typename Net::value_type, TargetRank>>>& ms,
                    const std::string& prefix)
 {
+    check_target_rank<Net, TargetRank>();
     const bool was_training = net.is_training();
     net.eval();
     for (const auto& m : ms) m->reset();
@@ -112,9 +154,10 @@ logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value
     for (std::size_t b = 0; b < loader.batches(); ++b) {
         auto batch = loader[b];
         const auto& out = net.forward(batch.features);
-        loss_sum += double(loss(out, batch.labels)) * double(batch.labels.size());
-        seen += batch.labels.size();
-        update_metrics(ms, out, batch.labels);
+        const std::size_t n = batch.features.shape()[0];
+        loss_sum += double(loss(out, targets_of(batch))) * double(n);
+        seen += n;
+        update_metrics(ms, out, targets_of(batch));
     }
     net.train(was_training);
     logs l;
@@ -125,14 +168,20 @@ logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value
 
 } // namespace detail
 
-/// Trains `net` on `train` with `optimizer` and `loss` (any loss called as
-/// `loss(outputs, labels)` with a `gradient()`: CrossEntropyLoss, BCEWithLogitsLoss).
-/// Returns the History of every logged quantity; stops early when a callback says so.
-template <class Net, class Optimizer, class Loss, std::size_t SampleRank>
-History fit(Net& net, Optimizer& optimizer, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank>& train,
-            const fit_options<typename Net::value_type, SampleRank>& options)
+/// Trains `net` on `train` with `optimizer` and `loss`. The loss is any
+/// object called as `loss(outputs, labels)` (class data sets:
+/// CrossEntropyLoss, BCEWithLogitsLoss) or `loss(outputs, targets)` (data sets
+/// with target tensors: MSELoss, L1Loss, HuberLoss, SmoothL1Loss,
+/// BCEWithLogitsLoss on multi-label targets) that returns the batch's loss and
+/// then gives dL/doutputs from `gradient()`. Returns the History of every
+/// logged quantity; stops early when a callback says so.
+template <class Net, class Optimizer, class Loss, std::size_t SampleRank, std::size_t TargetRank>
+History fit(Net& net, Optimizer& optimizer, Loss& loss,
+            const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& train,
+            const fit_options<typename Net::value_type, SampleRank, TargetRank>& options)
 {
     using T = typename Net::value_type;
+    detail::check_target_rank<Net, TargetRank>();
     History history;
     detail::progress progress(options.out, options.verbose);
 
@@ -166,15 +215,16 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss, const data::Dataset<type
             auto batch = loader[b];
             net.zero_grad();
             const auto& out = net.forward(batch.features);
-            const double batch_loss = double(loss(out, batch.labels));
-            detail::update_metrics(options.metrics, out, batch.labels);
+            const std::size_t n = batch.features.shape()[0];
+            const double batch_loss = double(loss(out, detail::targets_of(batch)));
+            detail::update_metrics(options.metrics, out, detail::targets_of(batch));
             if (std::isfinite(batch_loss)) {
                 net.backward(loss.gradient());
                 if (options.clip_grad_norm > 0) clip_grad_norm(net.gradients(), options.clip_grad_norm);
                 optimizer.step();
             }
-            loss_sum += batch_loss * double(batch.labels.size());
-            seen += batch.labels.size();
+            loss_sum += batch_loss * double(n);
+            seen += n;
 
             logs batch_logs;
             batch_logs.set("loss", batch_loss);
@@ -208,9 +258,9 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss, const data::Dataset<type
 }
 
 /// Loss and metrics of `net` on `data` in evaluation mode: "loss", then each metric's name.
-template <class Net, class Loss, std::size_t SampleRank>
-logs evaluate(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank>& data,
-              const evaluate_options<typename Net::value_type>& options = {})
+template <class Net, class Loss, std::size_t SampleRank, std::size_t TargetRank>
+logs evaluate(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& data,
+              const evaluate_options<typename Net::value_type, TargetRank>& options = {})
 {
     return detail::evaluate_into(net, loss, data, options.batch_size, options.metrics, "");
 }

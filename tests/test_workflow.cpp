@@ -1,4 +1,5 @@
-// Fine-tuning: what moves between networks, what a frozen BatchNorm does, and freezing ranges.
+// Training workflows beyond classification from scratch: fine-tuning (what moves between networks, what a
+// frozen BatchNorm does, freezing ranges) and data sets with target tensors (regression).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,11 +12,16 @@
 #include <lepton/layers/batchnorm.hpp>
 #include <lepton/layers/dense.hpp>
 #include <lepton/losses/cross_entropy.hpp>
+#include <lepton/losses/huber.hpp>
+#include <lepton/losses/mse.hpp>
+#include <lepton/metrics/regression.hpp>
 #include <lepton/nn/block.hpp>
 #include <lepton/nn/named.hpp>
 #include <lepton/nn/network.hpp>
 #include <lepton/nn/transfer.hpp>
+#include <lepton/optim/adam.hpp>
 #include <lepton/optim/sgd.hpp>
+#include <lepton/data/subset.hpp>
 #include <lepton/train/fit.hpp>
 
 using namespace lepton;
@@ -182,4 +188,108 @@ TEST_CASE("freeze_until freezes the layers before a layer index or a name")
     CHECK(by_name.is_frozen("body.1.weight"));
     CHECK_FALSE(by_name.is_frozen("head.bias"));
     CHECK_THROWS_AS(by_name.freeze_until("tail"), value_error);
+}
+
+namespace {
+
+/// y = 2 x0 - x1 + 0.5 (+ noise of spread `noise`) for n samples of two features.
+data::Dataset<double, 1, 1> linear_table(std::size_t n, double noise, std::uint64_t seed)
+{
+    data::Dataset<double, 1, 1> d;
+    d.features.resize({n, 2});
+    d.targets.resize({n, 1});
+    random_engine rng(seed);
+    for (std::size_t i = 0; i < n; ++i) {
+        d.features(i, 0) = rng.uniform(-1, 1);
+        d.features(i, 1) = rng.uniform(-1, 1);
+        d.targets(i, 0) = 2 * d.features(i, 0) - d.features(i, 1) + 0.5 + noise * rng.normal();
+    }
+    return d;
+}
+
+} // namespace
+
+TEST_CASE("regression metrics: MAE, RMSE and R^2 by hand, over batches, and scikit-learn's constant-target rule")
+{
+    metrics::mean_absolute_error<double> mae;
+    metrics::root_mean_squared_error<double> rmse;
+    metrics::r2_score<double> r2;
+    const std::vector<double> out{1, 2, 3}, target{1, 2, 4};
+    for (metrics::target_metric<double>* m : std::initializer_list<metrics::target_metric<double>*>{&mae, &rmse, &r2}) {
+        m->update(std::span(out).first(2), std::span(target).first(2), 1);  // two batches
+        m->update(std::span(out).last(1), std::span(target).last(1), 1);
+    }
+    CHECK(mae.result() == doctest::Approx(1.0 / 3));
+    CHECK(rmse.result() == doctest::Approx(std::sqrt(1.0 / 3)));
+    // mean 7/3: sum of squares about it 42/9; residual 1.
+    CHECK(r2.result() == doctest::Approx(1.0 - 1.0 / (42.0 / 9.0)));
+    // Two columns are averaged; a constant column scores 1 when exact, 0 otherwise.
+    metrics::r2_score<double> two;
+    const std::vector<double> o2{1, 5, 2, 5, 3, 5}, t2{1, 5, 2, 5, 4, 5};
+    two.update(o2, t2, 2);
+    CHECK(two.result() == doctest::Approx((1.0 - 1.0 / (42.0 / 9.0) + 1.0) / 2));
+    CHECK_THROWS_AS(two.update(o2, t2, 3), shape_error);
+    CHECK_THROWS_AS(mae.update(std::span(out), std::span(target).first(2), 1), shape_error);
+}
+
+TEST_CASE("a data set with target tensors: the loader keeps each target with its sample, select keeps them too")
+{
+    data::Dataset<double, 1, 2> d;  // targets of rank 2 per sample: [N, 2, 2]
+    d.features.resize({7, 3});
+    d.targets.resize({7, 2, 2});
+    for (std::size_t i = 0; i < 7; ++i) {
+        for (std::size_t f = 0; f < 3; ++f) d.features(i, f) = double(10 * i + f);
+        for (std::size_t k = 0; k < 4; ++k) d.targets.data()[i * 4 + k] = double(10 * i) + 0.5 * double(k);
+    }
+    data::BatchLoader loader(d, 3, /*shuffle=*/true, 4);
+    loader.start_epoch();
+    std::vector<int> seen(7, 0);
+    for (std::size_t b = 0; b < loader.batches(); ++b) {
+        const auto batch = loader[b];
+        REQUIRE(batch.targets.shape()[0] == batch.features.shape()[0]);
+        for (std::size_t i = 0; i < batch.features.shape()[0]; ++i) {
+            const double id = batch.features(i, 0);
+            ++seen[std::size_t(id / 10)];
+            for (std::size_t k = 0; k < 4; ++k) CHECK(batch.targets.data()[i * 4 + k] == id + 0.5 * double(k));
+        }
+    }
+    CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
+    const std::vector<std::size_t> picks{5, 1};
+    const auto part = data::select(d, std::span<const std::size_t>(picks));
+    CHECK(part.size() == 2);
+    CHECK(part.targets(0, 1, 1) == 51.5);
+    CHECK(part.features(1, 2) == 12.0);
+    data::Dataset<double, 1, 1> short_targets;
+    short_targets.features.resize({4, 2});
+    short_targets.targets.resize({3, 1});
+    CHECK_THROWS_WITH_AS(data::BatchLoader(short_targets, 2), doctest::Contains("4 samples but 3 targets"), shape_error);
+}
+
+TEST_CASE("fit and evaluate train a regression on float targets, with MSE and Huber losses and regression metrics")
+{
+    const auto train = linear_table(400, 0.05, 1), test = linear_table(200, 0.05, 2);
+    auto rmse = [] { return std::make_shared<metrics::root_mean_squared_error<double>>(); };
+    auto r2 = [] { return std::make_shared<metrics::r2_score<double>>(); };
+    using Net = Network<double, cpu, Input<2>, Dense<1>>;
+    Net net(1);
+    Adam<double> adam(net, {.lr = 0.05});
+    MSELoss<double> mse;
+    const History h = fit(net, adam, mse, train,
+                          {.epochs = 30, .batch_size = 32, .validation = &test, .metrics = {rmse(), r2()},
+                           .verbose = verbosity::silent});
+    CHECK(h["val_rmse"].size() == 30);
+    CHECK(h["r2"].back() > 0.99);
+    const auto result = evaluate(net, mse, test, {.metrics = {rmse(), r2()}});
+    // The noise has spread 0.05: a fitted line gets close to it.
+    CHECK(result.get("rmse") < 0.07);
+    CHECK(result.get("r2") > 0.99);
+    CHECK(result.get("loss") == doctest::Approx(result.get("rmse") * result.get("rmse")).epsilon(1e-6));
+    // Any loss with a gradient() works, here Huber with an outlier-heavy table.
+    Net robust(2);
+    Adam<double> adam2(robust, {.lr = 0.05});
+    HuberLoss<double> huber(0.1);
+    auto noisy = linear_table(400, 0.05, 3);
+    for (std::size_t i = 0; i < 400; i += 10) noisy.targets(i, 0) += 20.0;  // one sample in ten far off
+    fit(robust, adam2, huber, noisy, {.epochs = 40, .batch_size = 32, .verbose = verbosity::silent});
+    CHECK(evaluate(robust, mse, test, {.metrics = {rmse()}}).get("rmse") < 0.1);
 }
