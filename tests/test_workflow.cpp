@@ -14,6 +14,8 @@
 #include <lepton/losses/cross_entropy.hpp>
 #include <lepton/losses/huber.hpp>
 #include <lepton/losses/mse.hpp>
+#include <lepton/losses/bce_with_logits.hpp>
+#include <lepton/metrics/multilabel.hpp>
 #include <lepton/metrics/regression.hpp>
 #include <lepton/nn/block.hpp>
 #include <lepton/nn/named.hpp>
@@ -21,6 +23,7 @@
 #include <lepton/nn/transfer.hpp>
 #include <lepton/optim/adam.hpp>
 #include <lepton/optim/sgd.hpp>
+#include <lepton/data/scaling.hpp>
 #include <lepton/data/subset.hpp>
 #include <lepton/train/fit.hpp>
 
@@ -292,4 +295,72 @@ TEST_CASE("fit and evaluate train a regression on float targets, with MSE and Hu
     for (std::size_t i = 0; i < 400; i += 10) noisy.targets(i, 0) += 20.0;  // one sample in ten far off
     fit(robust, adam2, huber, noisy, {.epochs = 40, .batch_size = 32, .verbose = verbosity::silent});
     CHECK(evaluate(robust, mse, test, {.metrics = {rmse()}}).get("rmse") < 0.1);
+}
+
+TEST_CASE("Standardizer and MinMaxScaler: per-feature statistics of the training data, applied to other data")
+{
+    tensor<double, 2> train({4, 3}), test({2, 3});
+    // Feature 0: 1, 2, 3, 4 (mean 2.5, biased stddev sqrt(1.25)); feature 1 constant; feature 2 in the thousands.
+    const double rows[4][3] = {{1, 7, 1000}, {2, 7, 3000}, {3, 7, 2000}, {4, 7, 6000}};
+    for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t f = 0; f < 3; ++f) train(i, f) = rows[i][f];
+    test(0, 0) = 2.5, test(0, 1) = 8, test(0, 2) = 3000;
+    test(1, 0) = 6, test(1, 1) = 7, test(1, 2) = 0;
+    data::Standardizer<double> standard;
+    standard.fit(train);
+    CHECK(standard.mean()[0] == doctest::Approx(2.5));
+    CHECK(standard.stddev()[0] == doctest::Approx(std::sqrt(1.25)));
+    CHECK(standard.stddev()[1] == 0.0);
+    auto scaled = test;
+    standard.transform(scaled);
+    CHECK(scaled(0, 0) == doctest::Approx(0.0));
+    CHECK(scaled(1, 0) == doctest::Approx(3.5 / std::sqrt(1.25)));
+    CHECK(scaled(0, 1) == doctest::Approx(1.0));  // a constant feature is only centred
+    CHECK(scaled(0, 2) == doctest::Approx(0.0));
+    standard.inverse_transform(scaled);
+    for (std::size_t i = 0; i < test.size(); ++i) CHECK(scaled.data()[i] == doctest::Approx(test.data()[i]));
+    data::MinMaxScaler<double> range;
+    range.fit(train);
+    auto ranged = test;
+    range.transform(ranged);
+    CHECK(ranged(0, 0) == doctest::Approx(0.5));
+    CHECK(ranged(1, 0) == doctest::Approx(5.0 / 3.0));  // outside the training range: beyond 1
+    CHECK(ranged(1, 2) == doctest::Approx(-0.2));
+    tensor<double, 2> wrong({2, 4});
+    CHECK_THROWS_WITH_AS(standard.transform(wrong), doctest::Contains("fitted on samples of 3 values"), shape_error);
+    data::Standardizer<double> unfitted;
+    CHECK_THROWS_AS(unfitted.transform(wrong), value_error);
+}
+
+TEST_CASE("multi-label precision, recall and F1 on logits, and fit with BCEWithLogitsLoss on float targets")
+{
+    const std::vector<double> logits{2, -1, 0.5, -3}, targets{1, 1, 0, 0};
+    metrics::multilabel_precision<double> precision;
+    metrics::multilabel_recall<double> recall;
+    metrics::multilabel_f1<double> f1, strict_f1(0.7);
+    metrics::multilabel_precision<double> strict_precision(0.7);
+    for (metrics::target_metric<double>* m :
+         std::initializer_list<metrics::target_metric<double>*>{&precision, &recall, &f1, &strict_f1, &strict_precision})
+        m->update(logits, targets, 2);
+    // Threshold 0.5 (logit 0): predicted {1, 0, 1, 0} against {1, 1, 0, 0}: one of each.
+    CHECK(precision.result() == doctest::Approx(0.5));
+    CHECK(recall.result() == doctest::Approx(0.5));
+    CHECK(f1.result() == doctest::Approx(0.5));
+    // Threshold 0.7 (logit 0.85): only the first is predicted.
+    CHECK(strict_precision.result() == doctest::Approx(1.0));
+    CHECK(strict_f1.result() == doctest::Approx(2 * 1.0 * 0.5 / 1.5));
+    CHECK_THROWS_AS(metrics::multilabel_f1<double>(1.0), value_error);
+
+    // Label j of a sample is present when feature j is positive: a linear multi-label task.
+    data::Dataset<double, 1, 1> tags;
+    tags.features = inputs(300, 8);
+    tags.targets.resize({300, 3});
+    for (std::size_t i = 0; i < 300; ++i)
+        for (std::size_t j = 0; j < 3; ++j) tags.targets(i, j) = tags.features(i, j) > 2.0 ? 1.0 : 0.0;
+    Network<double, cpu, Input<6>, Dense<3>> net(1);
+    Adam<double> adam(net, {.lr = 0.05});
+    BCEWithLogitsLoss<double> bce;
+    fit(net, adam, bce, tags, {.epochs = 30, .batch_size = 32, .verbose = verbosity::silent});
+    const auto scores = evaluate(net, bce, tags, {.metrics = {std::make_shared<metrics::multilabel_f1<double>>()}});
+    CHECK(scores.get("f1") > 0.95);
 }

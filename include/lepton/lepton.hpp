@@ -65,6 +65,7 @@
 #include "data/dataset.hpp"
 #include "data/fashion_mnist.hpp"
 #include "data/idx.hpp"
+#include "data/scaling.hpp"
 #include "data/subset.hpp"
 
 #include "metrics/accuracy.hpp"
@@ -72,6 +73,7 @@
 #include "metrics/confusion_matrix.hpp"
 #include "metrics/macro_f1.hpp"
 #include "metrics/metric.hpp"
+#include "metrics/multilabel.hpp"
 #include "metrics/regression.hpp"
 
 

@@ -1,9 +1,10 @@
 // Runs an example in its short mode and checks what it says it writes.
 //
-//   check_example [--accuracy NAME]... [--png FILE]... [--csv FILE]...
+//   check_example [--accuracy NAME]... [--value NAME]... [--png FILE]... [--csv FILE]...
 //                 [--text-after MARKER] [--clean DIR] -- PROGRAM ARGS...
 //
 // --accuracy NAME    stdout has a line "NAME: <number>" with a number in [0, 1]
+// --value NAME       stdout has a line "NAME: <number>" with a finite number
 // --png FILE         FILE exists after the run, decodes as an image (read back
 //                    with stb_image) and is not a single flat colour
 // --csv FILE         FILE has a header and at least one row, every row as wide
@@ -56,15 +57,16 @@ std::vector<std::string> lines_of(const std::string& text)
     return lines;
 }
 
-void check_accuracy(const std::vector<std::string>& lines, const std::string& name)
+/// The line "NAME: <number>" holds a finite number, in [0, 1] when `unit` is set.
+void check_number(const std::vector<std::string>& lines, const std::string& name, bool unit)
 {
     const std::string prefix = name + ": ";
     for (const auto& line : lines) {
         if (!line.starts_with(prefix)) continue;
         char* end = nullptr;
         const double value = std::strtod(line.c_str() + prefix.size(), &end);
-        if (end == line.c_str() + prefix.size() || !std::isfinite(value) || value < 0 || value > 1)
-            fail("'" + line + "' does not hold an accuracy in [0, 1]");
+        if (end == line.c_str() + prefix.size() || !std::isfinite(value) || (unit && (value < 0 || value > 1)))
+            fail("'" + line + (unit ? "' does not hold an accuracy in [0, 1]" : "' does not hold a finite number"));
         return;
     }
     fail("no line '" + prefix + "<number>' in the output");
@@ -138,7 +140,7 @@ void check_text_after(const std::vector<std::string>& lines, const std::string& 
 
 int main(int argc, char** argv)
 {
-    std::vector<std::string> accuracies, pngs, csvs, markers, command;
+    std::vector<std::string> accuracies, values, pngs, csvs, markers, command;
     std::string clean;
     int i = 1;
     for (; i < argc && std::string_view(argv[i]) != "--"; ++i) {
@@ -149,6 +151,7 @@ int main(int argc, char** argv)
         }
         const std::string value = argv[++i];
         if (flag == "--accuracy") accuracies.push_back(value);
+        else if (flag == "--value") values.push_back(value);
         else if (flag == "--png") pngs.push_back(value);
         else if (flag == "--csv") csvs.push_back(value);
         else if (flag == "--text-after") markers.push_back(value);
@@ -185,7 +188,8 @@ int main(int argc, char** argv)
     if (status != 0) fail("the program exited with status " + std::to_string(WEXITSTATUS(status)));
 
     const auto lines = lines_of(output);
-    for (const auto& name : accuracies) check_accuracy(lines, name);
+    for (const auto& name : accuracies) check_number(lines, name, true);
+    for (const auto& name : values) check_number(lines, name, false);
     for (const auto& path : pngs) check_png(path);
     for (const auto& path : csvs) check_csv(path);
     for (const auto& marker : markers) check_text_after(lines, marker);

@@ -62,7 +62,7 @@ enum class frozen_batchnorm {
 struct frozen_parameters {
     const void* base = nullptr;                             ///< the network's parameter buffer
     const std::vector<parameter_range>* tensors = nullptr;  ///< its tensors, with their frozen flags
-    frozen_batchnorm batchnorm = frozen_batchnorm::inference;
+    frozen_batchnorm batchnorm = frozen_batchnorm::inference;  ///< the network's rule for frozen BatchNorms
 
     /// Whether the parameter tensor starting at `p` is frozen (false for memory outside the buffer).
     template <class T>

@@ -55,6 +55,14 @@ public:
 
 namespace detail {
 
+/// Checks that outputs and targets have as many values, in whole rows of `columns`.
+inline void check_targets(const char* who, std::size_t outputs, std::size_t targets, std::size_t columns)
+{
+    if (outputs != targets || columns == 0 || outputs % columns != 0)
+        throw shape_error(std::string("lepton: ") + who + " got " + std::to_string(outputs) + " outputs and " +
+                          std::to_string(targets) + " targets in rows of " + std::to_string(columns));
+}
+
 /// Checks that `outputs` has one row per label; returns the number of columns.
 template <class T>
 inline std::size_t check_batch(const char* who, const tensor<T, 2>& outputs, std::span<const std::int32_t> labels)

@@ -15,23 +15,13 @@
 
 namespace lepton::metrics {
 
-namespace detail {
-
-inline void check_targets(const char* who, std::size_t outputs, std::size_t targets, std::size_t columns)
-{
-    if (outputs != targets || columns == 0 || outputs % columns != 0)
-        throw shape_error(std::string("lepton: ") + who + " got " + std::to_string(outputs) + " outputs and " +
-                          std::to_string(targets) + " targets in rows of " + std::to_string(columns));
-}
-
-} // namespace detail
-
 /// Mean absolute error, "mae": the mean of |output - target|.
 template <class T = float>
 class mean_absolute_error : public target_metric<T> {
 public:
     std::string name() const override { return "mae"; }
     void reset() override { sum_ = 0, count_ = 0; }
+    /// Adds the absolute errors of a batch.
     void update(std::span<const T> outputs, std::span<const T> targets, std::size_t columns) override
     {
         detail::check_targets("mae", outputs.size(), targets.size(), columns);
@@ -51,6 +41,7 @@ class root_mean_squared_error : public target_metric<T> {
 public:
     std::string name() const override { return "rmse"; }
     void reset() override { sum_ = 0, count_ = 0; }
+    /// Adds the squared errors of a batch.
     void update(std::span<const T> outputs, std::span<const T> targets, std::size_t columns) override
     {
         detail::check_targets("rmse", outputs.size(), targets.size(), columns);
@@ -76,6 +67,7 @@ class r2_score : public target_metric<T> {
 public:
     std::string name() const override { return "r2"; }
     void reset() override { columns_.clear(), count_ = 0; }
+    /// Adds a batch to each column's target spread and residuals; rows keep their width across batches.
     void update(std::span<const T> outputs, std::span<const T> targets, std::size_t columns) override
     {
         detail::check_targets("r2", outputs.size(), targets.size(), columns);
