@@ -239,19 +239,15 @@ LEPTON_ALWAYS_INLINE void winograd_transform_tiles(LoadRow&& load_row, Rows&& ro
                                                    std::size_t xi_stride)
 {
     V e[N][6];  // d R^T, row by row
-#pragma GCC unroll 6
     for (int i = 0; i < N; ++i) {
         V d[N];
         load_row(i, d);
         rows(d, e[i]);
     }
-#pragma GCC unroll 6
     for (int j = 0; j < 6; ++j) {
         V x[N], r[6];
-#pragma GCC unroll 6
         for (int i = 0; i < N; ++i) x[i] = e[i][j];
         rows(x, r);
-#pragma GCC unroll 6
         for (int a = 0; a < 6; ++a) r[a].store_unaligned(out + std::size_t(a * 6 + j) * xi_stride);
     }
 }
