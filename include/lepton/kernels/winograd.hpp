@@ -507,8 +507,11 @@ LEPTON_ALWAYS_INLINE void transpose_8x8(const float* src, std::size_t ld, __m256
 #endif
 
 /// Writes the `channels` planes [h][w] of one image channels last: pixel (y, x)
-/// puts its values at dst + ((y + top) * row_pixels + x + left) * lanes. Lanes
-/// from `channels` on, and pixels outside the image, are left as they are.
+/// puts its values at dst + ((y + top) * row_pixels + x + left) * lanes.
+/// Pixels outside the image are left as they are; so are the lanes from
+/// `channels` on, except that the vector code writes zeros up to the next
+/// multiple of its block (16 floats with AVX-512, 8 with AVX2), which `lanes`
+/// must reach.
 template <class T>
 void copy_channels_last(const T* src, std::size_t channels, std::size_t h, std::size_t w, std::size_t top,
                         std::size_t left, std::size_t row_pixels, std::size_t lanes, T* dst)
@@ -517,8 +520,7 @@ void copy_channels_last(const T* src, std::size_t channels, std::size_t h, std::
     auto at = [&](std::size_t y, std::size_t x) { return dst + ((y + top) * row_pixels + x + left) * lanes; };
     std::size_t p0 = 0;
     // Blocks of B channels by B pixels are transposed in registers, channel
-    // blocks outermost, so that B planes stream in at a time; a partial block
-    // of channels writes zeros into the lanes past them, which `lanes` leaves room for.
+    // blocks outermost, so that B planes stream in at a time.
     auto blocks = [&](auto block_size, auto transpose_store) {
         constexpr std::size_t B = decltype(block_size)::value;
         const std::size_t whole = pixels / B * B;
