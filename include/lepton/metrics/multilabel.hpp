@@ -35,12 +35,17 @@ public:
     void update(std::span<const T> outputs, std::span<const T> targets, std::size_t columns) override
     {
         check_targets(who_, outputs.size(), targets.size(), columns);
+        std::size_t true_positive = 0, false_positive = 0, false_negative = 0;
         for (std::size_t i = 0; i < outputs.size(); ++i) {
             const bool predicted = double(outputs[i]) > logit_threshold_, present = targets[i] >= T(0.5);
-            true_positive_ += predicted && present;
-            false_positive_ += predicted && !present;
-            false_negative_ += !predicted && present;
+            if (predicted)
+                ++(present ? true_positive : false_positive);
+            else if (present)
+                ++false_negative;
         }
+        true_positive_ += true_positive;
+        false_positive_ += false_positive;
+        false_negative_ += false_negative;
     }
 
 protected:
