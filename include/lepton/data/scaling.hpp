@@ -76,9 +76,10 @@ public:
     template <std::size_t Rank>
     void inverse_transform(tensor<T, Rank>& x) const
     {
+        // x = y * s + mean = (y + mean / s) * s, with s = 1 for a feature that does not vary.
         std::vector<double> offset(mean_.size()), factor(mean_.size());
         for (std::size_t f = 0; f < mean_.size(); ++f) {
-            factor[f] = inverse_[f] > 0 ? 1.0 / inverse_[f] : 1.0;
+            factor[f] = stddev_[f] > 0 ? stddev_[f] : 1.0;
             offset[f] = -mean_[f] / factor[f];
         }
         detail::scale_features("Standardizer", x, offset, factor);
