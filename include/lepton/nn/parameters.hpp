@@ -22,6 +22,12 @@
 
 namespace lepton::detail {
 
+/// Whether the tensor named `tensor` is `name` itself or lies under the prefix `name` ("3" holds "3.0.weight", not "30.weight").
+inline bool names_or_under(std::string_view tensor, std::string_view name) noexcept
+{
+    return tensor == name || (tensor.size() > name.size() && tensor.starts_with(name) && tensor[name.size()] == '.');
+}
+
 template <class T>
 class parameter_store {
 public:
@@ -148,12 +154,6 @@ public:
     const std::vector<parameter_range>& tensor_ranges() const noexcept { return tensors_; }
 
 private:
-    /// Whether tensor `tensor` is `name` itself or lies under the prefix `name` ("3" holds "3.0.weight").
-    static bool names_or_under(std::string_view tensor, std::string_view name) noexcept
-    {
-        return tensor == name || (tensor.size() > name.size() && tensor.starts_with(name) && tensor[name.size()] == '.');
-    }
-
     static std::uint64_t next_id() noexcept
     {
         static std::atomic<std::uint64_t> last{0};

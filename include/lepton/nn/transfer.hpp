@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../layers/layer.hpp"
+#include "parameters.hpp"
 
 namespace lepton {
 
@@ -82,9 +83,8 @@ std::vector<std::string> transfer_parameters(From& from, To& to,
 inline std::function<bool(const std::string&)> all_except(std::initializer_list<std::string> prefixes)
 {
     return [left_out = std::vector<std::string>(prefixes)](const std::string& name) {
-        return std::none_of(left_out.begin(), left_out.end(), [&](const std::string& p) {
-            return name == p || (name.size() > p.size() && name.starts_with(p) && name[p.size()] == '.');
-        });
+        return std::none_of(left_out.begin(), left_out.end(),
+                            [&](const std::string& p) { return detail::names_or_under(name, p); });
     };
 }
 
