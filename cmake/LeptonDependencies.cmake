@@ -22,3 +22,8 @@ endif()
 # stb_image_write for PNG pictures (io/png.hpp, io/plot.hpp); optional. Debian's
 # libstb-dev puts it under include/stb/, which the headers also find without this.
 find_path(LEPTON_STB_INCLUDE_DIR stb_image_write.h PATH_SUFFIXES stb)
+
+# libcsv for data/csv.hpp, the one header that needs a library linked: the
+# lepton::csv target adds it. Optional; Debian: libcsv-dev.
+find_path(LEPTON_CSV_INCLUDE_DIR csv.h)
+find_library(LEPTON_CSV_LIBRARY csv)

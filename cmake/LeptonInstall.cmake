@@ -10,6 +10,9 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/lepton
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp")
 install(TARGETS lepton EXPORT lepton-targets)
+if(TARGET lepton_csv)
+  install(TARGETS lepton_csv EXPORT lepton-targets)
+endif()
 install(EXPORT lepton-targets NAMESPACE lepton:: DESTINATION ${LEPTON_INSTALL_CMAKEDIR})
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/lepton-config.cmake.in

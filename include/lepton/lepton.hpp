@@ -3,7 +3,8 @@
 /// Everything Lepton offers on the CPU, except the parts with a compile-time
 /// cost of their own, which have their own headers: checkpoints
 /// (`io/checkpoint.hpp`, `train/callbacks/model_checkpoint.hpp`: nlohmann_json)
-/// and pictures (`io/plot.hpp`, `train/callbacks/history_plot.hpp`: stb_image_write).
+/// and pictures (`io/plot.hpp`, `train/callbacks/history_plot.hpp`: stb_image_write),
+/// and the one that needs a library linked: CSV tables (`data/csv.hpp`: libcsv).
 
 #include "version.hpp"
 
@@ -66,6 +67,7 @@
 #include "data/fashion_mnist.hpp"
 #include "data/idx.hpp"
 #include "data/scaling.hpp"
+#include "data/split.hpp"
 #include "data/subset.hpp"
 
 #include "metrics/accuracy.hpp"

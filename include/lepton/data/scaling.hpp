@@ -5,6 +5,7 @@
 /// sample [N, sample dims...] is a feature with its own statistics.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -35,6 +36,22 @@ void scale_features(const char* who, tensor<T, Rank>& x, const std::vector<doubl
         }
 }
 
+/// Checks statistics restored from a file: as many of each, at least one,
+/// all finite, and `ordered(first, second)` for every feature.
+template <class Ordered>
+void check_statistics(const char* who, const std::vector<double>& first, const std::vector<double>& second,
+                      Ordered&& ordered, const char* rule)
+{
+    const auto fail = [&](const std::string& what) { throw value_error(std::string("lepton: ") + who + ": " + what); };
+    if (first.empty() || first.size() != second.size())
+        fail("statistics of " + std::to_string(first.size()) + " and " + std::to_string(second.size()) +
+             " features (they must be as many, and at least one)");
+    for (std::size_t f = 0; f < first.size(); ++f)
+        if (!std::isfinite(first[f]) || !std::isfinite(second[f]) || !ordered(first[f], second[f]))
+            fail("feature " + std::to_string(f) + " has statistics " + std::to_string(first[f]) + " and " +
+                 std::to_string(second[f]) + " (they must be finite, " + rule + ")");
+}
+
 } // namespace detail
 
 /// (x - mean) / standard deviation per feature, with the mean and the (biased)
@@ -43,28 +60,40 @@ void scale_features(const char* who, tensor<T, Rank>& x, const std::vector<doubl
 template <class T = float>
 class Standardizer {
 public:
-    /// Measures every feature of `x` [N, sample dims...]; throws `value_error` for an empty set.
+    /// Measures every feature of `x` [N, sample dims...]; throws `value_error` for an
+    /// empty set or a feature that is not finite.
     template <std::size_t Rank>
     void fit(const tensor<T, Rank>& x)
     {
         const std::size_t n = x.shape()[0];
         if (n == 0) throw value_error("lepton: Standardizer: fit() needs at least one sample");
         const std::size_t features = x.size() / n;
-        mean_.assign(features, 0.0);
-        std::vector<double> spread(features, 0.0);
+        std::vector<double> mean(features, 0.0), spread(features, 0.0);
         // Welford's update per feature, in double.
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t f = 0; f < features; ++f) {
-                const double v = x.data()[i * features + f], delta = v - mean_[f];
-                mean_[f] += delta / double(i + 1);
-                spread[f] += delta * (v - mean_[f]);
+                const double v = x.data()[i * features + f], delta = v - mean[f];
+                mean[f] += delta / double(i + 1);
+                spread[f] += delta * (v - mean[f]);
             }
-        stddev_.resize(features);
-        inverse_.resize(features);
-        for (std::size_t f = 0; f < features; ++f) {
-            stddev_[f] = std::sqrt(spread[f] / double(n));
-            inverse_[f] = stddev_[f] > 0 ? 1.0 / stddev_[f] : 1.0;
-        }
+        for (auto& s : spread) s = std::sqrt(s / double(n));
+        set_statistics(std::move(mean), std::move(spread));
+    }
+    /// The names of the two statistics, as `statistics()` gives them and checkpoints save them.
+    static constexpr std::array<const char*, 2> statistic_names{"mean", "stddev"};
+    /// The fitted means and standard deviations (empty before `fit`).
+    std::array<std::span<const double>, 2> statistics() const noexcept { return {mean_, stddev_}; }
+    /// Takes statistics saved earlier (a checkpoint's); throws `value_error`, changing nothing,
+    /// unless they are as many, finite, and the standard deviations >= 0.
+    void set_statistics(std::vector<double> mean, std::vector<double> stddev)
+    {
+        detail::check_statistics("Standardizer", mean, stddev, [](double, double s) { return s >= 0; },
+                                 "the standard deviation >= 0");
+        std::vector<double> inverse(mean.size());
+        for (std::size_t f = 0; f < mean.size(); ++f) inverse[f] = stddev[f] > 0 ? 1.0 / stddev[f] : 1.0;
+        mean_ = std::move(mean);
+        stddev_ = std::move(stddev);
+        inverse_ = std::move(inverse);
     }
     /// Scales `x` in place with the fitted statistics.
     template <std::size_t Rank>
@@ -98,23 +127,42 @@ private:
 template <class T = float>
 class MinMaxScaler {
 public:
-    /// Measures every feature of `x` [N, sample dims...]; throws `value_error` for an empty set.
+    /// Measures every feature of `x` [N, sample dims...]; throws `value_error` for an
+    /// empty set or a feature that is not finite.
     template <std::size_t Rank>
     void fit(const tensor<T, Rank>& x)
     {
         const std::size_t n = x.shape()[0];
         if (n == 0) throw value_error("lepton: MinMaxScaler: fit() needs at least one sample");
         const std::size_t features = x.size() / n;
-        min_.assign(features, std::numeric_limits<double>::infinity());
-        max_.assign(features, -std::numeric_limits<double>::infinity());
+        std::vector<double> min(features, std::numeric_limits<double>::infinity()),
+            max(features, -std::numeric_limits<double>::infinity());
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t f = 0; f < features; ++f) {
                 const double v = x.data()[i * features + f];
-                min_[f] = std::min(min_[f], v);
-                max_[f] = std::max(max_[f], v);
+                if (std::isnan(v))  // min and max would pass over it
+                    throw value_error("lepton: MinMaxScaler: sample " + std::to_string(i) + " has NaN at feature " +
+                                      std::to_string(f));
+                min[f] = std::min(min[f], v);
+                max[f] = std::max(max[f], v);
             }
-        factor_.resize(features);
-        for (std::size_t f = 0; f < features; ++f) factor_[f] = max_[f] > min_[f] ? 1.0 / (max_[f] - min_[f]) : 1.0;
+        set_statistics(std::move(min), std::move(max));
+    }
+    /// The names of the two statistics, as `statistics()` gives them and checkpoints save them.
+    static constexpr std::array<const char*, 2> statistic_names{"min", "max"};
+    /// The fitted minima and maxima (empty before `fit`).
+    std::array<std::span<const double>, 2> statistics() const noexcept { return {min_, max_}; }
+    /// Takes statistics saved earlier (a checkpoint's); throws `value_error`, changing nothing,
+    /// unless they are as many, finite, and min <= max.
+    void set_statistics(std::vector<double> min, std::vector<double> max)
+    {
+        detail::check_statistics("MinMaxScaler", min, max, [](double lo, double hi) { return lo <= hi; },
+                                 "min <= max");
+        std::vector<double> factor(min.size());
+        for (std::size_t f = 0; f < min.size(); ++f) factor[f] = max[f] > min[f] ? 1.0 / (max[f] - min[f]) : 1.0;
+        min_ = std::move(min);
+        max_ = std::move(max);
+        factor_ = std::move(factor);
     }
     /// Scales `x` in place with the fitted ranges.
     template <std::size_t Rank>

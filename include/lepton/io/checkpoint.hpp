@@ -21,6 +21,8 @@
 /// "lepton.optimizer.lr", "lepton.rng" (the network's generator, so dropout
 /// masks continue where they stopped) and, when a loader is given,
 /// "lepton.loader" (its generator and sample order).
+/// Weights and checkpoints may also carry fitted scalers, "scaler.<name>.<statistic>"
+/// (see `scaler_ref.hpp`).
 ///
 /// Loading checks every name, dtype, shape and counter before it changes
 /// anything: missing or unexpected tensors (all of them are listed), a wrong
@@ -47,6 +49,7 @@
 #include "../layers/layer.hpp"
 #include "detail/slots.hpp"
 #include "safetensors.hpp"
+#include "scaler_ref.hpp"
 
 namespace lepton::io {
 
@@ -118,14 +121,21 @@ std::map<std::string, std::string> checkpoint_metadata(Net& net, Optimizer& opti
             {"lepton.rng", net.rng().state()}};
 }
 
+/// `network`'s slots followed by `more`'s.
+inline std::vector<slot> joined(std::vector<slot> network, const std::vector<slot>& more)
+{
+    network.insert(network.end(), more.begin(), more.end());
+    return network;
+}
+
 template <class Net, class Optimizer, class Restore>
-std::int64_t load_checkpoint_with(const std::filesystem::path& path, Net& net, Optimizer& optimizer, Restore&& restore_loader)
+std::int64_t load_checkpoint_with(const std::filesystem::path& path, Net& net, Optimizer& optimizer,
+                                  const std::vector<scaler_ref>& scalers, Restore&& restore_loader)
 {
     const safetensors_file file(path);
-    auto slots = network_slots(net);
-    auto state = optimizer_slots(net, optimizer);
-    slots.insert(slots.end(), state.begin(), state.end());
-    check_slots(file, slots, {});
+    const auto slots = joined(network_slots(net), optimizer_slots(net, optimizer));
+    scaler_restore restored(file, scalers);
+    check_slots(file, joined(slots, restored.slots()), {});
     const auto epoch = metadata_number<std::int64_t>(file, "lepton.epoch");
     const auto steps = metadata_number<std::int64_t>(file, "lepton.optimizer.steps");
     const auto lr = metadata_number<double>(file, "lepton.optimizer.lr");
@@ -149,8 +159,10 @@ std::int64_t load_checkpoint_with(const std::filesystem::path& path, Net& net, O
     random_engine rng;
     restoring("lepton.rng", [&] { rng.set_state(metadata_entry(file, "lepton.rng")); });
     // The loader's set_state changes nothing unless it succeeds.
+    restored.read();
     restoring("lepton.loader", [&] { restore_loader(file); });
     load_slots(file, slots);
+    restored.install();
     optimizer.set_steps(steps);
     optimizer.set_learning_rate(lr);
     net.rng() = rng;
@@ -160,68 +172,76 @@ std::int64_t load_checkpoint_with(const std::filesystem::path& path, Net& net, O
 } // namespace detail
 
 /// Saves `net`'s parameters and buffers to `path` (safetensors, PyTorch
-/// `state_dict` names and shapes; atomic, see `write_safetensors`).
+/// `state_dict` names and shapes; atomic, see `write_safetensors`), and the
+/// statistics of `scalers` when some are given (see `scaler_ref`).
 template <class Net>
-void save_weights(Net& net, const std::filesystem::path& path)
+void save_weights(Net& net, const std::filesystem::path& path, const std::vector<scaler_ref>& scalers = {})
 {
-    detail::save_slots(path, detail::network_slots(net), {{"format", "pt"}});
+    detail::save_slots(path, detail::joined(detail::network_slots(net), detail::scaler_slots(scalers)),
+                       {{"format", "pt"}});
 }
 
 /// Loads parameters and buffers saved by `save_weights`, `save_checkpoint` or
 /// `safetensors.torch.save_file(model.state_dict(), path)`. Every parameter
 /// and buffer must be present with the network's dtype and shape, and no other
-/// tensor may be (those under "optimizer." are ignored); otherwise throws
-/// `io_error` naming the first mismatch, leaving the network unchanged.
+/// tensor may be (those under "optimizer." are ignored), and so must the
+/// statistics of every scaler in `scalers`; otherwise throws `io_error` naming
+/// the first mismatch, leaving the network and the scalers unchanged.
 template <class Net>
-void load_weights(Net& net, const std::filesystem::path& path)
+void load_weights(Net& net, const std::filesystem::path& path, const std::vector<scaler_ref>& scalers = {})
 {
     const safetensors_file file(path);
     const auto slots = detail::network_slots(net);
-    detail::check_slots(file, slots, "optimizer.");
+    detail::scaler_restore restored(file, scalers);
+    detail::check_slots(file, detail::joined(slots, restored.slots()), "optimizer.");
+    restored.read();
     detail::load_slots(file, slots);
+    restored.install();
 }
 
 /// Saves a training checkpoint: `net`'s parameters and buffers, `optimizer`'s
 /// state per parameter, its step count and learning rate, `epoch` and the
-/// network's generator (see the file comment for the names).
+/// network's generator (see the file comment for the names), and the
+/// statistics of `scalers` when some are given.
 template <class Net, class Optimizer>
-void save_checkpoint(const std::filesystem::path& path, Net& net, Optimizer& optimizer, std::int64_t epoch)
+void save_checkpoint(const std::filesystem::path& path, Net& net, Optimizer& optimizer, std::int64_t epoch,
+                     const std::vector<scaler_ref>& scalers = {})
 {
-    auto slots = detail::network_slots(net);
-    auto state = detail::optimizer_slots(net, optimizer);
-    slots.insert(slots.end(), state.begin(), state.end());
-    detail::save_slots(path, slots, detail::checkpoint_metadata(net, optimizer, epoch));
+    const auto slots = detail::joined(detail::network_slots(net), detail::optimizer_slots(net, optimizer));
+    detail::save_slots(path, detail::joined(slots, detail::scaler_slots(scalers)),
+                       detail::checkpoint_metadata(net, optimizer, epoch));
 }
 
 /// As above, with the batch loader's generator and sample order, so that a
 /// resumed run sees the same batches as an uninterrupted one.
 template <class Net, class Optimizer, class Loader>
 void save_checkpoint(const std::filesystem::path& path, Net& net, Optimizer& optimizer, std::int64_t epoch,
-                     const Loader& loader)
+                     const Loader& loader, const std::vector<scaler_ref>& scalers = {})
 {
-    auto slots = detail::network_slots(net);
-    auto state = detail::optimizer_slots(net, optimizer);
-    slots.insert(slots.end(), state.begin(), state.end());
+    const auto slots = detail::joined(detail::network_slots(net), detail::optimizer_slots(net, optimizer));
     auto metadata = detail::checkpoint_metadata(net, optimizer, epoch);
     metadata["lepton.loader"] = loader.state();
-    detail::save_slots(path, slots, metadata);
+    detail::save_slots(path, detail::joined(slots, detail::scaler_slots(scalers)), metadata);
 }
 
 /// Restores a checkpoint of `save_checkpoint` into `net` and `optimizer` (built
 /// like the saved ones) and returns its epoch. Every tensor is checked first:
-/// a mismatch or corrupt file throws `io_error` and changes nothing.
+/// a mismatch or corrupt file throws `io_error` and changes nothing. The
+/// statistics of `scalers` are restored too (the file must hold them).
 template <class Net, class Optimizer>
-std::int64_t load_checkpoint(const std::filesystem::path& path, Net& net, Optimizer& optimizer)
+std::int64_t load_checkpoint(const std::filesystem::path& path, Net& net, Optimizer& optimizer,
+                             const std::vector<scaler_ref>& scalers = {})
 {
-    return detail::load_checkpoint_with(path, net, optimizer, [](const safetensors_file&) {});
+    return detail::load_checkpoint_with(path, net, optimizer, scalers, [](const safetensors_file&) {});
 }
 
 /// As above, also restoring the batch loader's generator and sample order
 /// (the checkpoint must have been saved with a loader over as many samples).
 template <class Net, class Optimizer, class Loader>
-std::int64_t load_checkpoint(const std::filesystem::path& path, Net& net, Optimizer& optimizer, Loader& loader)
+std::int64_t load_checkpoint(const std::filesystem::path& path, Net& net, Optimizer& optimizer, Loader& loader,
+                             const std::vector<scaler_ref>& scalers = {})
 {
-    return detail::load_checkpoint_with(path, net, optimizer, [&](const safetensors_file& file) {
+    return detail::load_checkpoint_with(path, net, optimizer, scalers, [&](const safetensors_file& file) {
         loader.set_state(detail::metadata_entry(file, "lepton.loader"));
     });
 }
