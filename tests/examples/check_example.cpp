@@ -1,7 +1,7 @@
 // Runs an example in its short mode and checks what it says it writes.
 //
 //   check_example [--accuracy NAME]... [--value NAME]... [--png FILE]... [--csv FILE]...
-//                 [--text-after MARKER] [--clean DIR] -- PROGRAM ARGS...
+//                 [--file FILE]... [--text-after MARKER] [--clean DIR] -- PROGRAM ARGS...
 //
 // --accuracy NAME    stdout has a line "NAME: <number>" with a number in [0, 1]
 // --value NAME       stdout has a line "NAME: <number>" with a finite number
@@ -9,6 +9,7 @@
 //                    with stb_image) and is not a single flat colour
 // --csv FILE         FILE has a header and at least one row, every row as wide
 //                    as the header, and every cell of the rows a finite number
+// --file FILE        FILE exists after the run and is not empty
 // --text-after M     the lines after the line that starts with M hold some text
 // --clean DIR        DIR is removed before the run, so old files do not count
 // The program's stdout is echoed. Exit status 0 when it ran and every check
@@ -16,12 +17,14 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -140,7 +143,7 @@ void check_text_after(const std::vector<std::string>& lines, const std::string& 
 
 int main(int argc, char** argv)
 {
-    std::vector<std::string> accuracies, values, pngs, csvs, markers, command;
+    std::vector<std::string> accuracies, values, pngs, csvs, files, markers, command;
     std::string clean;
     int i = 1;
     for (; i < argc && std::string_view(argv[i]) != "--"; ++i) {
@@ -154,6 +157,7 @@ int main(int argc, char** argv)
         else if (flag == "--value") values.push_back(value);
         else if (flag == "--png") pngs.push_back(value);
         else if (flag == "--csv") csvs.push_back(value);
+        else if (flag == "--file") files.push_back(value);
         else if (flag == "--text-after") markers.push_back(value);
         else if (flag == "--clean") clean = value;
         else {
@@ -192,6 +196,12 @@ int main(int argc, char** argv)
     for (const auto& name : values) check_number(lines, name, false);
     for (const auto& path : pngs) check_png(path);
     for (const auto& path : csvs) check_csv(path);
+    for (const auto& path : files) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(path, ec);
+        if (ec || size == 0) fail(path + ": " + (ec ? "missing (" + ec.message() + ")" : std::string("empty")));
+        else std::printf("check_example: %s: %ju bytes\n", path.c_str(), std::uintmax_t(size));
+    }
     for (const auto& marker : markers) check_text_after(lines, marker);
     return failures == 0 ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 // Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/)
 // with Lepton's own writers where it has them (weights, checkpoints,
 // safetensors), and small valid files of the other formats (IDX, Cora's
-// text files, binary edge lists and CSR arrays) otherwise. Run it from the
+// text files, binary edge lists, CSR arrays and CSV tables) otherwise. Run it from the
 // repository root after a format changes: `build/sanitize/tests/fuzz/fuzz_write_seeds`.
 #include <zlib.h>
 
@@ -103,5 +103,9 @@ int main()
     write("sparse_matrix", "csr", std::string{0, 2, 0, 3, 0, 3, 0, 1, 3, 3, 0, 0, 2, 0, 1, 0, 3});
     write("sparse_matrix", "triplets", std::string{1, 2, 0, 3, 0, 0, 0, 0, 1, 0, 1, 2, 0, 5, 0});
     write("sparse_matrix", "huge_rows", std::string{1, char(0x80), char(0x80), 3, 0, 0, 0, 0, 1, 0});
+    // CSV: a dialect byte (bit 0: a header row; then ',' ';' or tab), then the text.
+    write("csv", "header_quoted", std::string(1, '\x01') + "name,age,score\n\"Smith, Jo\",41,3.5\n\"two\nlines\",NA,-2e3\n");
+    write("csv", "semicolons", std::string(1, '\x02') + " 1;2;3\n4;5;6\r\n\n7;;9\n");
+    write("csv", "breast_cancer_head", std::string(1, '\x01') + read("data/breast_cancer/breast_cancer.csv").substr(0, 1800));
     fs::remove_all(tmp);
 }
