@@ -47,7 +47,7 @@ struct csv_builder;
 
 /// How `read_csv` reads a table.
 struct csv_options {
-    /// The field separator (',' ; ';' or '\t' for other dialects).
+    /// The field separator (',' by default; ';' or a tab for other dialects).
     char delimiter = ',';
     /// The quote character.
     char quote = '"';
