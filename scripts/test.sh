@@ -5,6 +5,8 @@
 # preset: the doctest suite again, and every fuzz target for LEPTON_FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Idle OpenMP threads sleep instead of spinning, unless the caller chose otherwise (README, "Threads").
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 scripts/setup.sh
 cmake --preset release
 cmake --build --preset release -j "$(nproc)"
