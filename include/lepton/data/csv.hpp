@@ -29,7 +29,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
-#include <limits>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
@@ -302,9 +302,12 @@ inline Table parse_csv(std::string_view text, std::string source, const csv_opti
         const std::size_t fed = csv_parse(&parser, text.data() + at, end - at, detail::csv_builder::on_field,
                                           detail::csv_builder::on_record, &builder);
         rethrow();
-        if (fed != end - at)
-            fail(builder.line, std::string(csv_strerror(csv_error(&parser))) + " at byte " + std::to_string(fed + 1) +
-                                   " of the line (a quote inside an unquoted field, or text after a closing quote?)");
+        if (fed != end - at) {
+            const int code = csv_error(&parser);
+            if (code == CSV_ENOMEM || code == CSV_ETOOBIG) throw std::bad_alloc();
+            fail(builder.line, std::string(csv_strerror(code)) + " at byte " + std::to_string(fed + 1) +
+                                   " of the line (a quote inside an unquoted field, or text after a closing quote)");
+        }
         at = end;
     }
     if (csv_fini(&parser, detail::csv_builder::on_field, detail::csv_builder::on_record, &builder) != 0)
