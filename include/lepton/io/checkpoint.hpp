@@ -146,21 +146,12 @@ std::int64_t load_checkpoint_with(const std::filesystem::path& path, Net& net, O
     if (epoch < 0 || epoch > std::numeric_limits<std::int32_t>::max()) out_of_range("lepton.epoch", "[0, 2^31)");
     if (steps < 0 || steps >= max_count) out_of_range("lepton.optimizer.steps", "[0, 2^53)");
     if (!std::isfinite(lr) || lr < 0) out_of_range("lepton.optimizer.lr", "the finite numbers >= 0");
-    // The errors of set_state say what is wrong ("lepton: ..."); this names the file and the key.
-    auto restoring = [&](const char* key, auto&& restore) {
-        try {
-            restore();
-        } catch (const value_error& e) {
-            std::string_view what = e.what();
-            if (what.starts_with("lepton: ")) what.remove_prefix(8);
-            throw io_error("lepton: '" + file.path() + "': __metadata__ '" + key + "': " + std::string(what));
-        }
-    };
     random_engine rng;
-    restoring("lepton.rng", [&] { rng.set_state(metadata_entry(file, "lepton.rng")); });
-    // The loader's set_state changes nothing unless it succeeds.
+    // The errors of set_state say what is wrong; restoring names the file and the key.
+    restoring(file, "__metadata__ 'lepton.rng'", [&] { rng.set_state(metadata_entry(file, "lepton.rng")); });
     restored.read();
-    restoring("lepton.loader", [&] { restore_loader(file); });
+    // The loader's set_state changes nothing unless it succeeds.
+    restoring(file, "__metadata__ 'lepton.loader'", [&] { restore_loader(file); });
     load_slots(file, slots);
     restored.install();
     optimizer.set_steps(steps);

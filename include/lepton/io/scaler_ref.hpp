@@ -118,13 +118,9 @@ public:
         load_slots(*file_, slots_);
         for (std::size_t i = 0; i < scalers_->size(); ++i) {
             const scaler_ref& s = (*scalers_)[i];
-            try {
+            restoring(*file_, "the scaler '" + s.name() + "'", [&] {
                 installs_.push_back(s.prepare(std::move(values_[2 * i]), std::move(values_[2 * i + 1])));
-            } catch (const value_error& e) {
-                std::string_view what = e.what();
-                if (what.starts_with("lepton: ")) what.remove_prefix(8);
-                throw io_error("lepton: '" + file_->path() + "': the scaler '" + s.name() + "': " + std::string(what));
-            }
+            });
         }
     }
     /// Gives every scaler the statistics `read` accepted.

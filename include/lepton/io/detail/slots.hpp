@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../core/error.hpp"
 #include "../safetensors.hpp"
 
 namespace lepton::io::detail {
@@ -69,6 +70,21 @@ LEPTON_IO_API const std::string& metadata_entry(const safetensors_file& file, co
 
 /// The shortest text that reads back as `v` exactly.
 LEPTON_IO_API std::string number_text(double v);
+
+/// Runs `restore`. A `value_error` from it (a saved state or statistic that
+/// its owner refuses) becomes an `io_error` naming the file and `part`, the
+/// piece of it that was being read.
+template <class Restore>
+void restoring(const safetensors_file& file, const std::string& part, Restore&& restore)
+{
+    try {
+        restore();
+    } catch (const value_error& e) {
+        std::string_view what = e.what();
+        if (what.starts_with("lepton: ")) what.remove_prefix(8);
+        throw io_error("lepton: '" + file.path() + "': " + part + ": " + std::string(what));
+    }
+}
 
 } // namespace lepton::io::detail
 
