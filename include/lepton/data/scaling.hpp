@@ -36,7 +36,7 @@ void scale_features(const char* who, tensor<T, Rank>& x, const std::vector<doubl
         }
 }
 
-/// Checks statistics restored from a file: as many of each, at least one,
+/// Checks a scaler's statistics, fitted or read from a file: as many of each, at least one,
 /// all finite, and `ordered(first, second)` for every feature.
 template <class Ordered>
 void check_statistics(const char* who, const std::vector<double>& first, const std::vector<double>& second,
