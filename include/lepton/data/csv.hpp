@@ -30,7 +30,6 @@
 #include <exception>
 #include <filesystem>
 #include <new>
-#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -114,8 +113,7 @@ public:
     template <class T = float>
     tensor<T, 2> numbers(const std::vector<std::string>& names) const
     {
-        std::vector<std::size_t> picked;
-        for (const auto& name : names) picked.push_back(column(name));
+        const std::vector<std::size_t> picked = positions(names);
         tensor<T, 2> out(std::array<std::size_t, 2>{rows(), picked.size()});
         for (std::size_t r = 0; r < rows(); ++r)
             for (std::size_t c = 0; c < picked.size(); ++c) out(r, c) = static_cast<T>(number(r, picked[c]));
@@ -159,8 +157,7 @@ public:
     /// `dropna(subset=...)`); compare `rows()` to see how many went.
     Table drop_missing(const std::vector<std::string>& names) const
     {
-        std::vector<std::size_t> picked;
-        for (const auto& name : names) picked.push_back(column(name));
+        const std::vector<std::size_t> picked = positions(names);
         Table out;
         out.source_ = source_;
         out.columns_ = columns_;
@@ -179,6 +176,12 @@ private:
     friend Table parse_csv(std::string_view, std::string, const csv_options&);
 
     std::size_t begin(std::size_t i) const noexcept { return i ? ends_[i - 1] : 0; }
+    std::vector<std::size_t> positions(const std::vector<std::string>& names) const
+    {
+        std::vector<std::size_t> at;
+        for (const auto& name : names) at.push_back(column(name));
+        return at;
+    }
     static std::string_view trimmed(std::string_view s) noexcept
     {
         while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -207,9 +210,11 @@ private:
             throw io_error(where(row, column) + ": '" + std::string(text) + "' is not a number");
         return value;
     }
-    void add_record(std::span<const std::string_view> fields, std::size_t line)
+    /// Appends a record's fields (strings or string views).
+    template <class Fields>
+    void add_record(const Fields& fields, std::size_t line)
     {
-        for (const auto f : fields) {
+        for (const auto& f : fields) {
             text_.append(f);
             ends_.push_back(text_.size());
         }
@@ -235,7 +240,6 @@ struct csv_builder {
     std::size_t line = 0;  // the line being fed to the parser
     std::size_t record_line = 0;
     std::vector<std::string> fields;
-    std::vector<std::string_view> views;
     std::exception_ptr error;
 
     static void on_field(void* text, std::size_t size, void* self) noexcept
@@ -344,7 +348,6 @@ inline Table read_csv(const std::filesystem::path& path, const csv_options& opti
 
 inline void detail::csv_builder::finish_record()
 {
-    views.assign(fields.begin(), fields.end());
     if (table->columns_.empty()) {
         // The first record: the header, or the first row of data naming nothing.
         if (header) {
@@ -359,14 +362,14 @@ inline void detail::csv_builder::finish_record()
             }
         } else {
             for (std::size_t i = 0; i < fields.size(); ++i) table->columns_.push_back(std::to_string(i));
-            table->add_record(views, record_line);
+            table->add_record(fields, record_line);
         }
     } else if (fields.size() != table->columns_.size()) {
         throw io_error("lepton: '" + table->source_ + "': line " + std::to_string(record_line) + ": " +
                        std::to_string(fields.size()) + " fields, expected " + std::to_string(table->columns_.size()) +
                        (header ? " (as the header names)" : " (as the first record has)"));
     } else {
-        table->add_record(views, record_line);
+        table->add_record(fields, record_line);
     }
     fields.clear();
 }
