@@ -109,6 +109,10 @@ public:
     /// One batch: features and their labels (class data sets) or targets (the others).
     using batch = std::conditional_t<TargetRank == 0, detail::labelled_batch<batch_type>,
                                      detail::target_batch<batch_type, tensor<T, TargetRank + 1>>>;
+    /// The rank of one sample (for `fit`).
+    static constexpr std::size_t sample_rank = SampleRank;
+    /// The rank of one target: 0 for class labels (for `fit`).
+    static constexpr std::size_t target_rank = TargetRank;
 
     /// `shuffle` reorders the samples at every `start_epoch()` from a generator seeded with `seed`.
     BatchLoader(const Dataset<T, SampleRank, TargetRank>& data, std::size_t batch_size, bool shuffle = true,

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdio>
 #include <cstdint>
@@ -166,22 +167,13 @@ logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value
     return l;
 }
 
-} // namespace detail
-
-/// Trains `net` on `train` with `optimizer` and `loss`. The loss is any
-/// object called as `loss(outputs, labels)` (class data sets:
-/// CrossEntropyLoss, BCEWithLogitsLoss) or `loss(outputs, targets)` (data sets
-/// with target tensors: MSELoss, L1Loss, HuberLoss, SmoothL1Loss,
-/// BCEWithLogitsLoss on multi-label targets) that returns the batch's loss and
-/// then gives dL/doutputs from `gradient()`. Returns the History of every
-/// logged quantity; stops early when a callback says so.
-template <class Net, class Optimizer, class Loss, std::size_t SampleRank, std::size_t TargetRank>
-History fit(Net& net, Optimizer& optimizer, Loss& loss,
-            const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& train,
-            const fit_options<typename Net::value_type, SampleRank, TargetRank>& options)
+/// `fit`'s epochs over any loader with `start_epoch()`, `batches()` and `operator[]`.
+template <class Net, class Optimizer, class Loss, class Loader, std::size_t SampleRank, std::size_t TargetRank>
+History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
+                    const fit_options<typename Net::value_type, SampleRank, TargetRank>& options)
 {
     using T = typename Net::value_type;
-    detail::check_target_rank<Net, TargetRank>();
+    check_target_rank<Net, TargetRank>();
     History history;
     detail::progress progress(options.out, options.verbose);
 
@@ -190,16 +182,14 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss,
 
     training_context<T> ctx;
     ctx.parameters = net.parameters();
-    ctx.snapshot = [&] { return detail::snapshot(net); };
-    ctx.restore = [&](const std::vector<T>& s) { detail::restore(net, s); };
+    ctx.snapshot = [&] { return snapshot(net); };
+    ctx.restore = [&](const std::vector<T>& s) { restore(net, s); };
     ctx.learning_rate = [&] { return optimizer.learning_rate(); };
     ctx.set_learning_rate = [&](double lr) { optimizer.set_learning_rate(lr); };
     ctx.message = [&](const std::string& text) { progress.message(text); };
     ctx.history = &history;
     ctx.epochs = options.epochs;
 
-    data::BatchLoader loader(train, options.batch_size, options.shuffle, options.seed);
-    if (options.transform) loader.set_transform(options.transform);
     for (auto& cb : callbacks) cb->on_train_begin(ctx);
 
     for (int epoch = options.initial_epoch; epoch < options.epochs && !ctx.stop_training; ++epoch) {
@@ -216,8 +206,8 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss,
             net.zero_grad();
             const auto& out = net.forward(batch.features);
             const std::size_t n = batch.features.shape()[0];
-            const double batch_loss = double(loss(out, detail::targets_of(batch)));
-            detail::update_metrics(options.metrics, out, detail::targets_of(batch));
+            const double batch_loss = double(loss(out, targets_of(batch)));
+            update_metrics(options.metrics, out, targets_of(batch));
             if (std::isfinite(batch_loss)) {
                 net.backward(loss.gradient());
                 if (options.clip_grad_norm > 0) clip_grad_norm(net.gradients(), options.clip_grad_norm);
@@ -244,7 +234,7 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss,
         epoch_logs.set("loss", loss_sum / double(seen));
         for (const auto& m : options.metrics) epoch_logs.set(m->name(), m->result());
         if (options.validation) {
-            const logs v = detail::evaluate_into(net, loss, *options.validation, options.validation_batch_size,
+            const logs v = evaluate_into(net, loss, *options.validation, options.validation_batch_size,
                                                  options.metrics, "val_");
             for (const auto& [name, value] : v.items()) epoch_logs.set(name, value);
         }
@@ -255,6 +245,50 @@ History fit(Net& net, Optimizer& optimizer, Loss& loss,
     }
     for (auto& cb : callbacks) cb->on_train_end(ctx);
     return history;
+}
+
+} // namespace detail
+
+/// What `fit` can take in place of a data set: a loader (`data::ImageLoader`)
+/// that hands out batches of features and labels or targets, epoch by epoch.
+template <class Loader>
+concept batch_source = requires(Loader& loader) {
+    loader.start_epoch();
+    { loader.batches() } -> std::convertible_to<std::size_t>;
+    loader[std::size_t{0}].features;
+    Loader::sample_rank;
+    Loader::target_rank;
+};
+
+/// Trains `net` on `train` with `optimizer` and `loss`. The loss is any
+/// object called as `loss(outputs, labels)` (class data sets:
+/// CrossEntropyLoss, BCEWithLogitsLoss) or `loss(outputs, targets)` (data sets
+/// with target tensors: MSELoss, L1Loss, HuberLoss, SmoothL1Loss,
+/// BCEWithLogitsLoss on multi-label targets) that returns the batch's loss and
+/// then gives dL/doutputs from `gradient()`. Returns the History of every
+/// logged quantity; stops early when a callback says so.
+template <class Net, class Optimizer, class Loss, std::size_t SampleRank, std::size_t TargetRank>
+History fit(Net& net, Optimizer& optimizer, Loss& loss,
+            const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& train,
+            const fit_options<typename Net::value_type, SampleRank, TargetRank>& options)
+{
+    data::BatchLoader loader(train, options.batch_size, options.shuffle, options.seed);
+    if (options.transform) loader.set_transform(options.transform);
+    return detail::fit_batches(net, optimizer, loss, loader, options);
+}
+
+/// Trains `net` on the batches of `loader` (a `batch_source` such as
+/// `data::ImageLoader`, which decodes and augments them on a background
+/// thread). The loader decides the batches: the options' `batch_size`,
+/// `shuffle` and `seed` are not used, and a `transform` is refused (give the
+/// loader its augmentations). Validation is on an in-memory data set.
+template <class Net, class Optimizer, class Loss, batch_source Loader>
+History fit(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
+            const fit_options<typename Net::value_type, Loader::sample_rank, Loader::target_rank>& options)
+{
+    if (options.transform)
+        throw value_error("lepton: fit: a loader brings its own augmentations; fit_options::transform is for data sets");
+    return detail::fit_batches(net, optimizer, loss, loader, options);
 }
 
 /// Loss and metrics of `net` on `data` in evaluation mode: "loss", then each metric's name.

@@ -1,0 +1,133 @@
+#pragma once
+/// \file
+/// Reading PNG, JPEG and BMP images (through stb_image, Debian: `libstb-dev`)
+/// into 8-bit pixels, and resizing them (stb_image_resize).
+///
+///     io::image picture = io::read_image("cat.jpg", 3);     // RGB, whatever the file holds
+///     picture = io::resize_image(picture, 224, 224);
+///
+/// Decoding is safe on any thread (stb's error state is thread-local). A file
+/// that cannot be read or decoded throws `io_error` naming it and saying why.
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "detail/stb_image.hpp"
+
+namespace lepton::io {
+
+/// An 8-bit image: `height` rows of `width` pixels of `channels` bytes (1 grey,
+/// 2 grey + alpha, 3 RGB, 4 RGBA), row-major from the top-left corner.
+struct image {
+    int width = 0;               ///< pixels per row
+    int height = 0;              ///< rows
+    int channels = 0;            ///< bytes per pixel
+    std::vector<std::uint8_t> pixels;  ///< height * width * channels bytes
+
+    /// The byte of channel `c` of the pixel in row `y`, column `x`.
+    std::uint8_t at(int y, int x, int c) const
+    {
+        return pixels[(std::size_t(y) * std::size_t(width) + std::size_t(x)) * std::size_t(channels) + std::size_t(c)];
+    }
+};
+
+/// The largest image Lepton decodes, in pixels (64 Mi, e.g. 8192 x 8192):
+/// a header that claims more is refused before any memory is taken.
+inline constexpr std::size_t max_image_pixels = std::size_t(1) << 26;
+
+/// Decodes a PNG, JPEG or BMP file's bytes. `channels` 0 keeps the file's
+/// channels; 1 (grey) or 3 (RGB) converts as stb_image does (grey from
+/// RGB by ITU-R BT.601 luma, alpha dropped). `name` (the file name) is what
+/// errors say. Throws `io_error` for bytes that are not such an image (with
+/// stb's reason: "corrupt JPEG", "bad png sig", ...) and `value_error` for
+/// `channels` outside 0-4.
+inline image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, int channels = 0)
+{
+    if (channels < 0 || channels > 4)
+        throw value_error("lepton: decode_image(" + name + "): channels must be 0 (as stored) or 1-4, got " +
+                          std::to_string(channels));
+#if LEPTON_HAS_IMAGE_READ
+    namespace stb = detail::stb_read;
+    if (bytes.size() > std::size_t(std::numeric_limits<int>::max()))
+        throw io_error("lepton: '" + name + "': " + std::to_string(bytes.size()) + " bytes is too large an image file");
+    const auto* data = reinterpret_cast<const stb::stbi_uc*>(bytes.data());
+    const int length = int(bytes.size());
+    int width = 0, height = 0, stored = 0;
+    if (!stb::lepton_stbi_info_from_memory(data, length, &width, &height, &stored))
+        throw io_error("lepton: '" + name + "' is not a PNG, JPEG or BMP image (" +
+                       stb::lepton_stbi_failure_reason() + ")");
+    if (width <= 0 || height <= 0 || std::size_t(width) * std::size_t(height) > max_image_pixels)
+        throw io_error("lepton: '" + name + "': its header says " + std::to_string(width) + "x" +
+                       std::to_string(height) + " pixels, more than Lepton decodes (" +
+                       std::to_string(max_image_pixels) + ")");
+    int w = 0, h = 0;
+    const std::unique_ptr<stb::stbi_uc, void (*)(void*)> decoded(
+        stb::lepton_stbi_load_from_memory(data, length, &w, &h, &stored, channels), stb::lepton_stbi_image_free);
+    if (!decoded) throw io_error("lepton: '" + name + "': cannot decode the image (" + stb::lepton_stbi_failure_reason() + ")");
+    image out;
+    out.width = w;
+    out.height = h;
+    out.channels = channels ? channels : stored;
+    out.pixels.assign(decoded.get(), decoded.get() + std::size_t(w) * std::size_t(h) * std::size_t(out.channels));
+    return out;
+#else
+    (void)bytes;
+    throw io_error("lepton: decode_image(" + name +
+                   "): Lepton was compiled without stb_image.h and stb_image_resize.h (Debian: libstb-dev), "
+                   "LEPTON_HAS_IMAGE_READ is 0");
+#endif
+}
+
+/// Reads and decodes an image file (see `decode_image`); throws `io_error`
+/// naming `path` when it cannot be opened or read, or is not an image.
+inline image read_image(const std::string& path, int channels = 0)
+{
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw io_error("lepton: cannot open image '" + path + "'");
+    std::vector<std::uint8_t> bytes;
+    file.seekg(0, std::ios::end);
+    const std::streamoff size = file.tellg();
+    if (size < 0) throw io_error("lepton: cannot read image '" + path + "'");
+    file.seekg(0, std::ios::beg);
+    bytes.resize(std::size_t(size));
+    if (!file.read(reinterpret_cast<char*>(bytes.data()), size)) throw io_error("lepton: cannot read image '" + path + "'");
+    return decode_image(bytes, path, channels);
+}
+
+/// `picture` resampled to `width` x `height` pixels (stb_image_resize's
+/// defaults: Mitchell filter when shrinking, Catmull-Rom when enlarging, in
+/// the bytes' own scale). The same size returns a copy.
+inline image resize_image(const image& picture, int width, int height)
+{
+    if (width <= 0 || height <= 0 || std::size_t(width) * std::size_t(height) > max_image_pixels)
+        throw value_error("lepton: resize_image: bad size " + std::to_string(width) + "x" + std::to_string(height));
+    if (picture.width <= 0 || picture.height <= 0 || picture.channels < 1 || picture.channels > 4 ||
+        picture.pixels.size() != std::size_t(picture.width) * std::size_t(picture.height) * std::size_t(picture.channels))
+        throw value_error("lepton: resize_image: the image's pixels do not match its size " +
+                          std::to_string(picture.width) + "x" + std::to_string(picture.height) + "x" +
+                          std::to_string(picture.channels));
+    if (width == picture.width && height == picture.height) return picture;
+#if LEPTON_HAS_IMAGE_READ
+    image out;
+    out.width = width;
+    out.height = height;
+    out.channels = picture.channels;
+    out.pixels.resize(std::size_t(width) * std::size_t(height) * std::size_t(picture.channels));
+    if (!detail::stb_read::stbir_resize_uint8(picture.pixels.data(), picture.width, picture.height, 0, out.pixels.data(),
+                                              width, height, 0, picture.channels))
+        throw std::bad_alloc();  // stb_image_resize fails only when its buffers cannot be allocated
+    return out;
+#else
+    throw io_error("lepton: resize_image: Lepton was compiled without stb_image_resize.h (Debian: libstb-dev), "
+                   "LEPTON_HAS_IMAGE_READ is 0");
+#endif
+}
+
+} // namespace lepton::io
