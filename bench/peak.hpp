@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <string>
 
 namespace lepton_bench {
@@ -41,6 +42,21 @@ inline double peak_gflops()
     return peak;
 }
 
+/// The CPU the run is on, from /proc/cpuinfo: "AMD EPYC 9R14 (family 25, model 17, avx512f)".
+inline std::string cpu_description()
+{
+    std::ifstream in("/proc/cpuinfo");
+    std::string line, name = "unknown CPU", family = "?", model = "?", isa = "no avx512f";
+    auto value = [&] { return line.substr(line.find(':') + 2); };
+    while (std::getline(in, line) && !line.empty()) {
+        if (line.starts_with("model name")) name = value();
+        else if (line.starts_with("cpu family")) family = value();
+        else if (line.starts_with("model\t")) model = value();
+        else if (line.starts_with("flags") && line.find(" avx512f") != std::string::npos) isa = "avx512f";
+    }
+    return name + " (family " + family + ", model " + model + ", " + isa + ")";
+}
+
 /// Sets GFLOP/s and percent-of-peak counters for `flops` per iteration.
 inline void report_flops(benchmark::State& state, double flops)
 {
@@ -57,6 +73,7 @@ inline void report_flops(benchmark::State& state, double flops)
     {                                                                         \
         benchmark::Initialize(&argc, argv);                                   \
         if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;     \
+        benchmark::AddCustomContext("cpu", lepton_bench::cpu_description());  \
         benchmark::AddCustomContext("fma_peak_gflops_1core",                  \
                                     std::to_string(lepton_bench::peak_gflops())); \
         benchmark::RunSpecifiedBenchmarks();                                  \

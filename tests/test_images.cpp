@@ -151,6 +151,39 @@ TEST_CASE("images: a corrupt, truncated or missing file is an io_error naming it
     CHECK(error_of([&] { io::decode_image(huge, "huge.png"); }).find("huge.png") != std::string::npos);
 }
 
+TEST_CASE("images: malformed headers stb_image 2.27 would overrun on, or decode for long, are refused")
+{
+    // A JPEG whose Huffman table lists 355 codes (stb's arrays hold 256).
+    std::vector<std::uint8_t> jpeg{0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x76, 0x00};
+    for (int bits = 1; bits <= 16; ++bits) jpeg.push_back(bits == 15 ? 100 : bits == 16 ? 255 : 0);
+    jpeg.resize(jpeg.size() + 355, 0);
+    const std::string huffman = error_of([&] { io::decode_image(jpeg, "tables.jpg"); });
+    CHECK_MESSAGE(huffman.find("tables.jpg': corrupt JPEG (a Huffman table of 355 codes") != std::string::npos, huffman);
+    // More codes of 2 bits than 2 bits can hold.
+    std::vector<std::uint8_t> overfull{0xFF, 0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x16, 0x00, 0x00, 0x05};
+    overfull.resize(overfull.size() + 14 + 5, 0);
+    CHECK(error_of([&] { io::decode_image(overfull, "overfull.jpg"); }).find("more codes of 2 bits") != std::string::npos);
+
+    // A 54-byte BMP header claiming 524 x 65288 pixels and nothing after it.
+    std::vector<std::uint8_t> bmp(54, 0);
+    auto put32 = [&](std::size_t at, std::uint32_t v) {
+        for (int k = 0; k < 4; ++k) bmp[at + std::size_t(k)] = std::uint8_t(v >> (8 * k));
+    };
+    bmp[0] = 'B', bmp[1] = 'M';
+    put32(2, 54), put32(10, 54), put32(14, 40), put32(18, 524), put32(22, 65288);
+    bmp[26] = 1, bmp[28] = 24;
+    const std::string claim = error_of([&] { io::decode_image(bmp, "claim.bmp"); });
+    CHECK_MESSAGE(claim.find("claim.bmp': its header says 524x65288 pixels, more than Lepton decodes from 54 bytes") !=
+                      std::string::npos,
+                  claim);
+    // A limit of the caller's own.
+    const auto small = pattern(40, 30, 1);
+    const fs::path dir = fresh_dir("limit");
+    io::write_png((dir / "a.png").string(), 40, 30, 1, small.data());
+    CHECK_NOTHROW(io::decode_image(read_bytes(dir / "a.png"), "a.png", 0, 1200));
+    CHECK_THROWS_AS(io::decode_image(read_bytes(dir / "a.png"), "a.png", 0, 1199), io_error);
+}
+
 TEST_CASE("images: resizing keeps a flat image flat and averages when halving")
 {
     io::image flat{8, 6, 3, std::vector<std::uint8_t>(8 * 6 * 3, 77)};

@@ -1,7 +1,7 @@
 // Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/)
 // with Lepton's own writers where it has them (weights, checkpoints,
-// safetensors), and small valid files of the other formats (IDX, Cora's
-// text files, binary edge lists, CSR arrays and CSV tables) otherwise. Run it from the
+// safetensors, PNG), and small valid files of the other formats (IDX, Cora's
+// text files, binary edge lists, CSR arrays, CSV tables, JPEG and BMP images) otherwise. Run it from the
 // repository root after a format changes: `build/sanitize/tests/fuzz/fuzz_write_seeds`.
 #include <zlib.h>
 
@@ -12,9 +12,17 @@
 #include <vector>
 
 #include <lepton/io/checkpoint.hpp>
+#include <lepton/io/png.hpp>
 #include <lepton/io/safetensors.hpp>
 
 #include "fuzz_model.hpp"
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#if __has_include(<stb_image_write.h>)
+#include <stb_image_write.h>
+#else
+#include <stb/stb_image_write.h>
+#endif
 
 namespace fs = std::filesystem;
 
@@ -107,5 +115,13 @@ int main()
     write("csv", "header_quoted", std::string(1, '\x01') + "name,age,score\n\"Smith, Jo\",41,3.5\n\"two\nlines\",NA,-2e3\n");
     write("csv", "semicolons", std::string(1, '\x02') + " 1;2;3\n4;5;6\r\n\n7;;9\n");
     write("csv", "breast_cancer_head", std::string(1, '\x01') + read("data/breast_cancer/breast_cancer.csv").substr(0, 1800));
+    // Images: PNG grey and RGB from Lepton's writer, JPEG and BMP from stb_image_write's.
+    std::vector<std::uint8_t> pixels(12 * 8 * 3);
+    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::uint8_t(i * 11);
+    lepton::io::write_png((tmp / "grey.png").string(), 12, 8, 1, pixels.data());
+    lepton::io::write_png((tmp / "rgb.png").string(), 12, 8, 3, pixels.data());
+    stbi_write_jpg((tmp / "rgb.jpg").string().c_str(), 12, 8, 3, pixels.data(), 90);
+    stbi_write_bmp((tmp / "rgb.bmp").string().c_str(), 12, 8, 3, pixels.data());
+    for (const char* name : {"grey.png", "rgb.png", "rgb.jpg", "rgb.bmp"}) write("image", name, read(tmp / name));
     fs::remove_all(tmp);
 }

@@ -10,6 +10,7 @@
 /// that cannot be read or decoded throws `io_error` naming it and saying why.
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <limits>
@@ -38,17 +39,80 @@ struct image {
     }
 };
 
-/// The largest image Lepton decodes, in pixels (64 Mi, e.g. 8192 x 8192):
-/// a header that claims more is refused before any memory is taken.
+namespace detail {
+
+/// Why a JPEG's Huffman tables would overrun stb_image 2.27's arrays (empty
+/// when they would not, or when `bytes` is not a JPEG). stb_image 2.28 added
+/// these checks (its issues 1289 and 1291); Debian's libstb-dev ships 2.27, so
+/// Lepton walks the JPEG's segments as stb does and checks each table of
+/// every DHT segment itself first: at most 256 codes, and no more codes of a
+/// length than the shorter codes leave room for.
+inline std::string bad_jpeg_huffman_tables(std::span<const std::uint8_t> bytes)
+{
+    // Start of image: 0xFF (stb, like the standard, takes any number), then 0xD8.
+    std::size_t i = 0;
+    while (i < bytes.size() && bytes[i] == 0xFF) ++i;
+    if (i == 0 || i >= bytes.size() || bytes[i] != 0xD8) return {};
+    ++i;
+    while (i + 4 <= bytes.size()) {
+        if (bytes[i] != 0xFF || bytes[i + 1] == 0xFF) {  // entropy-coded data, or fill bytes
+            ++i;
+            continue;
+        }
+        const std::uint8_t marker = bytes[i + 1];
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {  // no length
+            i += 2;
+            continue;
+        }
+        if (marker == 0xD9) break;  // end of image
+        const std::size_t length = std::size_t(bytes[i + 2]) << 8 | bytes[i + 3];
+        if (marker == 0xC4) {
+            // stb reads tables while the segment has bytes left, whatever their
+            // sizes say, and reads 0 past the end of the data.
+            auto byte = [&](std::size_t k) { return k < bytes.size() ? bytes[k] : std::uint8_t(0); };
+            long left = long(length) - 2;
+            std::size_t at = i + 4;
+            while (left > 0 && at < bytes.size()) {
+                std::size_t codes = 0;
+                std::uint64_t room = 1;  // codes still free at the current length, times 2 per bit
+                for (std::size_t bits = 1; bits <= 16; ++bits) {
+                    room *= 2;
+                    const std::size_t count = byte(at + bits);
+                    if (count > room) return "a Huffman table with more codes of " + std::to_string(bits) + " bits than fit";
+                    room -= count;
+                    codes += count;
+                }
+                if (codes > 256) return "a Huffman table of " + std::to_string(codes) + " codes (at most 256)";
+                at += 17 + codes;
+                left -= long(17 + codes);
+            }
+        }
+        i += 2 + length;
+    }
+    return {};
+}
+
+} // namespace detail
+
+/// The largest image Lepton decodes by default, in pixels (64 Mi, e.g. 8192 x
+/// 8192): a header that claims more is refused before any memory is taken.
 inline constexpr std::size_t max_image_pixels = std::size_t(1) << 26;
+
+/// Pixels a file may claim per byte it has (beyond the first 64 Ki pixels):
+/// more than deflate or JPEG can pack into a byte even for a flat image (about
+/// 1,000 and 200), so a small file whose header claims a huge image is refused
+/// instead of decoded into zeros.
+inline constexpr std::size_t max_pixels_per_byte = 4096;
 
 /// Decodes a PNG, JPEG or BMP file's bytes. `channels` 0 keeps the file's
 /// channels; 1 (grey) or 3 (RGB) converts as stb_image does (grey from
 /// RGB by ITU-R BT.601 luma, alpha dropped). `name` (the file name) is what
 /// errors say. Throws `io_error` for bytes that are not such an image (with
-/// stb's reason: "corrupt JPEG", "bad png sig", ...) and `value_error` for
-/// `channels` outside 0-4.
-inline image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, int channels = 0)
+/// stb's reason: "corrupt JPEG", "bad png sig", ...) or whose header claims
+/// more than `max_pixels` pixels (or more than `max_pixels_per_byte` per byte
+/// of the file), and `value_error` for `channels` outside 0-4.
+inline image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, int channels = 0,
+                          std::size_t max_pixels = max_image_pixels)
 {
     if (channels < 0 || channels > 4)
         throw value_error("lepton: decode_image(" + name + "): channels must be 0 (as stored) or 1-4, got " +
@@ -57,16 +121,20 @@ inline image decode_image(std::span<const std::uint8_t> bytes, const std::string
     namespace stb = detail::stb_read;
     if (bytes.size() > std::size_t(std::numeric_limits<int>::max()))
         throw io_error("lepton: '" + name + "': " + std::to_string(bytes.size()) + " bytes is too large an image file");
+    if (const std::string bad = detail::bad_jpeg_huffman_tables(bytes); !bad.empty())
+        throw io_error("lepton: '" + name + "': corrupt JPEG (" + bad + ")");
     const auto* data = reinterpret_cast<const stb::stbi_uc*>(bytes.data());
     const int length = int(bytes.size());
     int width = 0, height = 0, stored = 0;
     if (!stb::lepton_stbi_info_from_memory(data, length, &width, &height, &stored))
         throw io_error("lepton: '" + name + "' is not a PNG, JPEG or BMP image (" +
                        stb::lepton_stbi_failure_reason() + ")");
-    if (width <= 0 || height <= 0 || std::size_t(width) * std::size_t(height) > max_image_pixels)
+    const std::size_t pixels = std::size_t(width) * std::size_t(height);
+    const std::size_t plausible = std::min(max_pixels, (std::size_t(1) << 16) + max_pixels_per_byte * bytes.size());
+    if (width <= 0 || height <= 0 || pixels > plausible)
         throw io_error("lepton: '" + name + "': its header says " + std::to_string(width) + "x" +
-                       std::to_string(height) + " pixels, more than Lepton decodes (" +
-                       std::to_string(max_image_pixels) + ")");
+                       std::to_string(height) + " pixels, more than Lepton decodes from " +
+                       std::to_string(bytes.size()) + " bytes (" + std::to_string(plausible) + ")");
     int w = 0, h = 0;
     const std::unique_ptr<stb::stbi_uc, void (*)(void*)> decoded(
         stb::lepton_stbi_load_from_memory(data, length, &w, &h, &stored, channels), stb::lepton_stbi_image_free);
