@@ -161,8 +161,12 @@ public:
         // The same arithmetic as `load_idx_images`, so images written from an IDX
         // file come back with the same values.
         const T scale = T(1) / T(255);
-        for (std::size_t p = 0; p < plane; ++p)
-            for (std::size_t c = 0; c < channels; ++c) out[c * plane + p] = T(picture.pixels[p * channels + c]) * scale;
+        const std::uint8_t* pixels = picture.pixels.data();
+        if (channels == 1)  // a loop the compiler vectorises
+            for (std::size_t p = 0; p < plane; ++p) out[p] = T(pixels[p]) * scale;
+        else
+            for (std::size_t p = 0; p < plane; ++p)
+                for (std::size_t c = 0; c < channels; ++c) out[c * plane + p] = T(pixels[p * channels + c]) * scale;
     }
 
     /// Applies the mean/std normalisation to one sample loaded by `load`.

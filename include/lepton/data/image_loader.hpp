@@ -10,8 +10,8 @@
 /// The batches are the same, in the same order, with or without the
 /// background thread (`prefetch` = 0): the sample order comes from the
 /// loader's seeded generator (the same order `BatchLoader` gives a data set of
-/// the same size and seed), and each sample's augmentation from a generator
-/// seeded by (seed, epoch, sample), whichever thread decodes it.
+/// the same size and seed), and each batch's augmentations from a generator
+/// seeded by (seed, epoch, batch), whichever thread decodes it.
 ///
 /// A loader is used from one thread (the one that calls `start_epoch` and
 /// `operator[]`); its background thread only reads the ImageFolder, which must
@@ -149,6 +149,7 @@ private:
         const std::size_t sample = shape[0] * shape[1] * shape[2];
         ensure_shape(s.features, std::array<std::size_t, 4>{n, shape[0], shape[1], shape[2]});
         s.labels.resize(n);
+        random_engine rng(batch_seed(b));  // one generator per batch: the same draws on any thread
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t index = order_[begin + i];
             T* out = s.features.data() + i * sample;
@@ -157,7 +158,6 @@ private:
             } else {
                 ensure_shape(s.image, shape);
                 images_->load(index, s.image.data());
-                random_engine rng(sample_seed(index));
                 for (const auto& transform : options_.augment) {
                     transform(s.image, rng);
                     if (!std::equal(s.image.shape().begin(), s.image.shape().end(), shape.begin()))
@@ -171,8 +171,8 @@ private:
         }
     }
 
-    /// The seed of one sample's augmentations in the current epoch (splitmix64 of the three).
-    std::uint64_t sample_seed(std::size_t index) const
+    /// The seed of batch `b`'s augmentations in the current epoch (splitmix64 of the three).
+    std::uint64_t batch_seed(std::size_t b) const
     {
         auto mix = [](std::uint64_t z) {
             z += 0x9e3779b97f4a7c15ULL;
@@ -180,7 +180,7 @@ private:
             z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
             return z ^ (z >> 31);
         };
-        return mix(mix(mix(options_.seed) ^ std::uint64_t(epoch_)) ^ std::uint64_t(index));
+        return mix(mix(mix(options_.seed) ^ std::uint64_t(epoch_)) ^ std::uint64_t(b));
     }
 
     /// The background thread: decodes batches `next_` onwards while there is a free slot.

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -158,14 +159,12 @@ inline image decode_image(std::span<const std::uint8_t> bytes, const std::string
 inline image read_image(const std::string& path, int channels = 0)
 {
     std::ifstream file(path, std::ios::binary);
-    if (!file) throw io_error("lepton: cannot open image '" + path + "'");
-    std::vector<std::uint8_t> bytes;
-    file.seekg(0, std::ios::end);
-    const std::streamoff size = file.tellg();
-    if (size < 0) throw io_error("lepton: cannot read image '" + path + "'");
-    file.seekg(0, std::ios::beg);
-    bytes.resize(std::size_t(size));
-    if (!file.read(reinterpret_cast<char*>(bytes.data()), size)) throw io_error("lepton: cannot read image '" + path + "'");
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (!file || ec) throw io_error("lepton: cannot open image '" + path + "'");
+    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+    if (!file.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(size)))
+        throw io_error("lepton: cannot read image '" + path + "'");
     return decode_image(bytes, path, channels);
 }
 
