@@ -326,6 +326,47 @@ TEST_CASE("pooling gradients")
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 4, 5>, GlobalAvgPool2D, Dense<2>>>()));
 }
 
+static_assert(std::is_same_v<Sequential<Input<3, 7, 5>, Upsample2D<2>>::output_shape, Shape<3, 14, 10>>);
+static_assert(std::is_same_v<Sequential<Input<3, 7, 5>, Upsample2D<{2, 3}, upsample_mode::bilinear>>::output_shape,
+                             Shape<3, 14, 15>>);
+
+TEST_CASE("Upsample2D: nearest repeats pixels, bilinear follows PyTorch's align_corners=False")
+{
+    tensor<double, 4> x({1, 1, 2, 2});
+    x(0, 0, 0, 0) = 1, x(0, 0, 0, 1) = 2, x(0, 0, 1, 0) = 3, x(0, 0, 1, 1) = 4;
+    Network<double, cpu, Input<1, 2, 2>, Upsample2D<{2, 3}>> nearest;
+    const auto& n = nearest.forward(x);
+    REQUIRE(n.shape()[2] == 4);
+    REQUIRE(n.shape()[3] == 6);
+    for (std::size_t r = 0; r < 4; ++r)
+        for (std::size_t c = 0; c < 6; ++c) CHECK(n(0, 0, r, c) == x(0, 0, r / 2, c / 3));
+
+    // torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    Network<double, cpu, Input<1, 2, 2>, Upsample2D<2, upsample_mode::bilinear>> bilinear;
+    const auto& b = bilinear.forward(x);
+    const double expected[4][4] = {{1.0, 1.25, 1.75, 2.0}, {1.5, 1.75, 2.25, 2.5}, {2.5, 2.75, 3.25, 3.5}, {3.0, 3.25, 3.75, 4.0}};
+    for (std::size_t r = 0; r < 4; ++r)
+        for (std::size_t c = 0; c < 4; ++c) CHECK(b(0, 0, r, c) == doctest::Approx(expected[r][c]));
+
+    // Three times along a row [0, 3]: source positions -1/3 (clamped to 0), 0, 1/3, 2/3, 1, 4/3 (the last pixel).
+    Network<double, cpu, Input<1, 1, 2>, Upsample2D<{1, 3}, upsample_mode::bilinear>> wide;
+    tensor<double, 4> row({1, 1, 1, 2});
+    row(0, 0, 0, 1) = 3;
+    const auto& w = wide.forward(row);
+    const double along[6] = {0, 0, 1, 2, 3, 3};
+    for (std::size_t c = 0; c < 6; ++c) CHECK(w(0, 0, 0, c) == doctest::Approx(along[c]));
+}
+
+TEST_CASE("Upsample2D gradients")
+{
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 3, 4>, Upsample2D<2>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 3, 4>, Upsample2D<{3, 2}>, Conv2D<2, 3>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 3, 4>, Upsample2D<2, upsample_mode::bilinear>>>()));
+    CHECK_GRADIENTS(
+        (gradients_of<Network<double, cpu, Input<2, 5, 3>, Conv2D<3, 1>, Upsample2D<{3, 2}, upsample_mode::bilinear>,
+                              Conv2D<2, 3>>>()));
+}
+
 TEST_CASE("BatchNorm2D gradients in training and evaluation mode")
 {
     using Net = Network<double, cpu, Input<3, 4, 4>, Conv2D<4, 3, 1, 1>, BatchNorm2D<>, Flatten, Dense<1>>;

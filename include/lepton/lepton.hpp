@@ -41,6 +41,7 @@
 #include "layers/sage_conv.hpp"
 #include "layers/softmax.hpp"
 #include "layers/time_distributed.hpp"
+#include "layers/upsample.hpp"
 
 #include "layers/init.hpp"
 #include "nn/block.hpp"

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "../core/error.hpp"
+#include "detail/stb_diagnostics.hpp"
 
 #ifndef LEPTON_HAS_PNG
 #if __has_include(<stb_image_write.h>)
@@ -72,24 +73,11 @@
 #define STB_IMAGE_WRITE_STATIC
 #define STBI_WRITE_NO_STDIO
 #define STBIW_ASSERT(x) assert(x)
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wdouble-promotion"
-#endif
+LEPTON_STB_DIAGNOSTICS_PUSH
 namespace lepton::io::detail::stb {
 #include LEPTON_STB_IMAGE_WRITE_HEADER
 } // namespace lepton::io::detail::stb
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+LEPTON_STB_DIAGNOSTICS_POP
 #pragma pop_macro("STBIW_ASSERT")
 #pragma pop_macro("STBIW_MEMMOVE")
 #pragma pop_macro("STBIW_FREE")

@@ -73,5 +73,16 @@ inline int threads_for(double work, double per_thread_minimum = 4.0e5) noexcept
     return useful < t ? static_cast<int>(useful) : t;
 }
 
+/// Calls `body(i)` for every i in [0, n), in contiguous ranges spread over the
+/// threads `work` (flops in all) is worth, `per_thread_minimum` each.
+template <class Body>
+void parallel_for_each(std::size_t n, double work, double per_thread_minimum, Body&& body)
+{
+    parallel_region(threads_for(work, per_thread_minimum), [&](int t, int nt) {
+        const auto r = split_range(n, t, nt);
+        for (std::size_t i = r.begin; i < r.end; ++i) body(i);
+    });
+}
+
 } // namespace kernels
 } // namespace lepton

@@ -62,11 +62,7 @@ protected:
     template <class Body>
     static void for_each_plane(std::size_t planes, Body&& body)
     {
-        const int threads = kernels::threads_for(double(planes) * double(in_plane) * 2.0, 2.0e5);
-        kernels::parallel_region(threads, [&](int t, int nt) {
-            const auto r = kernels::split_range(planes, t, nt);
-            for (std::size_t p = r.begin; p < r.end; ++p) body(p);
-        });
+        kernels::parallel_for_each(planes, double(planes) * double(in_plane) * 2.0, 2.0e5, body);
     }
 
     /// The input rows/columns [begin, end) covered by output row/column o (padding excluded).

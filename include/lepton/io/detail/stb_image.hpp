@@ -35,6 +35,8 @@
 #endif
 
 #if LEPTON_HAS_IMAGE_READ
+#include "stb_diagnostics.hpp"
+
 // The headers the implementations include, included here at global scope so
 // that their include guards keep them out of the namespace below.
 #include <assert.h>
@@ -265,36 +267,16 @@ LEPTON_STB_READ_RENAMED(LEPTON_STB_PUSH)
 #define stbi_zlib_decode_buffer lepton_stbi_zlib_decode_buffer
 #define stbi_zlib_decode_noheader_malloc lepton_stbi_zlib_decode_noheader_malloc
 #define stbi_zlib_decode_noheader_buffer lepton_stbi_zlib_decode_noheader_buffer
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wdouble-promotion"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wundef"
+LEPTON_STB_DIAGNOSTICS_PUSH
+// Two harmless kinds of undefined behaviour in stb_image 2.27 on corrupt
+// files, which UBSan reports: its JPEG decoder shifts by more than 31 bits when
+// its bit counter goes negative (garbage pixels; fixed in 2.28), and its PNG
+// reader copies an empty first IDAT chunk to a null pointer (memcpy of 0
+// bytes). Lepton's copy is built without those two checks under clang, so a
+// sanitizer build of a program that reads images does not stop there; the
+// memory checks (AddressSanitizer) stay.
 #if defined(__clang__)
-#pragma GCC diagnostic ignored "-Wcomma"
-#pragma GCC diagnostic ignored "-Wzero-as-null-pointer-constant"
-#else
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#endif
-// stb_image 2.27's JPEG decoder shifts by more than 31 bits on some corrupt
-// files (its bit counter goes negative; fixed in 2.28): the result is garbage
-// pixels for a corrupt file, no memory error, but undefined behaviour that
-// UBSan reports. Lepton's copy is built without that one check under clang, so
-// a sanitizer build of a program that reads images does not stop there; the
-// memory checks stay.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("shift"))), apply_to = function)
+#pragma clang attribute push(__attribute__((no_sanitize("shift", "nonnull-attribute"))), apply_to = function)
 #endif
 namespace lepton::io::detail::stb_read {
 #include LEPTON_STB_IMAGE_HEADER
@@ -303,9 +285,7 @@ namespace lepton::io::detail::stb_read {
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+LEPTON_STB_DIAGNOSTICS_POP
 LEPTON_STB_READ_RENAMED(LEPTON_STB_POP)
 LEPTON_STB_READ_MACROS(LEPTON_STB_POP)
 #undef LEPTON_STB_POP
