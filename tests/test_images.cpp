@@ -124,6 +124,23 @@ TEST_CASE("images: PNG, JPEG and BMP decode to the pixels written, grey and RGB 
     CHECK_THROWS_AS(io::decode_image(read_bytes(dir / "a.png"), "a.png", 5), value_error);
 }
 
+TEST_CASE("images: progressive and chroma-subsampled JPEGs from libjpeg decode to their pixels")
+{
+    // Written by tests/reference/images/write_jpegs.sh: a 24x16 gradient, red = 10 x, green = 15 y, blue = 128.
+    for (const char* name : {"progressive.jpg", "subsampled.jpg"}) {
+        const io::image picture = io::read_image(std::string(LEPTON_REFERENCE_DIR) + "/images/" + name, 3);
+        REQUIRE(picture.width == 24);
+        REQUIRE(picture.height == 16);
+        int worst = 0;
+        for (int y = 0; y < 16; ++y)
+            for (int x = 0; x < 24; ++x) {
+                const int want[3] = {10 * x, 15 * y, 128};
+                for (int c = 0; c < 3; ++c) worst = std::max(worst, std::abs(int(picture.at(y, x, c)) - want[c]));
+            }
+        CHECK_MESSAGE(worst <= 12, name << ": largest difference " << worst);
+    }
+}
+
 TEST_CASE("images: a corrupt, truncated or missing file is an io_error naming it")
 {
     const fs::path dir = fresh_dir("corrupt");
@@ -163,6 +180,10 @@ TEST_CASE("images: malformed headers stb_image 2.27 would overrun on, or decode 
     std::vector<std::uint8_t> overfull{0xFF, 0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x16, 0x00, 0x00, 0x05};
     overfull.resize(overfull.size() + 14 + 5, 0);
     CHECK(error_of([&] { io::decode_image(overfull, "overfull.jpg"); }).find("more codes of 2 bits") != std::string::npos);
+
+    // A scan decoding with Huffman tables no DHT segment defined.
+    const std::vector<std::uint8_t> undefined{0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x12, 0x34};
+    CHECK(error_of([&] { io::decode_image(undefined, "scan.jpg"); }).find("never defined") != std::string::npos);
 
     // A 54-byte BMP header claiming 524 x 65288 pixels and nothing after it.
     std::vector<std::uint8_t> bmp(54, 0);

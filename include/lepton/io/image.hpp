@@ -41,12 +41,13 @@ struct image {
 
 namespace detail {
 
-/// Why a JPEG's Huffman tables would overrun stb_image 2.27's arrays (empty
-/// when they would not, or when `bytes` is not a JPEG). stb_image 2.28 added
-/// these checks (its issues 1289 and 1291); Debian's libstb-dev ships 2.27, so
-/// Lepton walks the JPEG's segments as stb does and checks each table of
-/// every DHT segment itself first: at most 256 codes, and no more codes of a
-/// length than the shorter codes leave room for.
+/// Why a JPEG's Huffman tables would make stb_image 2.27 read or write outside
+/// its arrays (empty when they would not, or when `bytes` is not a JPEG).
+/// stb_image 2.28 added these checks (its issues 1289 and 1291); Debian's
+/// libstb-dev ships 2.27, so Lepton walks the JPEG's segments as stb does and
+/// checks each table of every DHT segment itself first (at most 256 codes, and
+/// no more codes of a length than the shorter codes leave room for) and that
+/// every scan decodes with tables defined before it (stb leaves the others uninitialised).
 inline std::string bad_jpeg_huffman_tables(std::span<const std::uint8_t> bytes)
 {
     // Start of image: 0xFF (stb, like the standard, takes any number), then 0xD8.
@@ -54,6 +55,7 @@ inline std::string bad_jpeg_huffman_tables(std::span<const std::uint8_t> bytes)
     while (i < bytes.size() && bytes[i] == 0xFF) ++i;
     if (i == 0 || i >= bytes.size() || bytes[i] != 0xD8) return {};
     ++i;
+    bool defined[2][4] = {};  // [DC, AC][table id]
     while (i + 4 <= bytes.size()) {
         if (bytes[i] != 0xFF || bytes[i + 1] == 0xFF) {  // entropy-coded data, or fill bytes
             ++i;
@@ -66,6 +68,18 @@ inline std::string bad_jpeg_huffman_tables(std::span<const std::uint8_t> bytes)
         }
         if (marker == 0xD9) break;  // end of image
         const std::size_t length = std::size_t(bytes[i + 2]) << 8 | bytes[i + 3];
+        if (marker == 0xDA && i + 5 <= bytes.size()) {  // start of scan: components, then Ss, Se, Ah/Al
+            const std::size_t components = bytes[i + 4], after = i + 5 + 2 * components;
+            if (after + 3 <= bytes.size()) {
+                const std::uint8_t first = bytes[after], last = bytes[after + 1], high = bytes[after + 2] >> 4;
+                const bool dc = first == 0 && high == 0, ac = first > 0 || last > 0;  // what the scan decodes
+                for (std::size_t c = 0; c < components; ++c) {
+                    const std::uint8_t tables = bytes[i + 6 + 2 * c];
+                    if ((dc && !defined[0][(tables >> 4) & 3]) || (ac && !defined[1][tables & 3]))
+                        return "a scan using a Huffman table that was never defined";
+                }
+            }
+        }
         if (marker == 0xC4) {
             // stb reads tables while the segment has bytes left, whatever their
             // sizes say, and reads 0 past the end of the data.
@@ -83,6 +97,8 @@ inline std::string bad_jpeg_huffman_tables(std::span<const std::uint8_t> bytes)
                     codes += count;
                 }
                 if (codes > 256) return "a Huffman table of " + std::to_string(codes) + " codes (at most 256)";
+                const std::uint8_t kind = byte(at);
+                if ((kind >> 4) <= 1 && (kind & 15) <= 3) defined[kind >> 4][kind & 15] = true;  // stb refuses others
                 at += 17 + codes;
                 left -= long(17 + codes);
             }
