@@ -27,6 +27,7 @@
 #include "layers/batchnorm.hpp"
 #include "layers/bidirectional.hpp"
 #include "layers/conv2d.hpp"
+#include "layers/conv_transpose2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/embedding.hpp"

@@ -7,7 +7,8 @@ files: `<case>.weights.safetensors`, the module's state_dict as Lepton's network
 names it (the module is layer 0, so every key gets the prefix "0."), and
 `<case>.io.safetensors`, an input and the module's output for it.
 The recurrent cases are float64, so the comparison can be tight; the ResNet
-case (torchvision's names) is float32, as a Lepton `Sequential` is.
+case (torchvision's names) and the transposed-convolution case are float32, as
+a Lepton `Sequential` is.
 `--check-lepton-file PATH` checks the reverse direction: a weights file that
 Lepton wrote for the ResNet loads into the PyTorch model strictly and gives
 PyTorch's output (the test `resnet: weights move from PyTorch and back`
@@ -113,6 +114,23 @@ def write_resnet_case():
     save_safetensors(os.path.join(HERE, "resnet.io.safetensors"), {"input": x, "output": y})
 
 
+def write_transposed_case():
+    """conv_transpose.{weights,io}.safetensors (float32): transposed convolutions with groups, output padding
+    and dilation around a bilinear upsampling, the layers of a convolutional decoder, with Lepton's layer
+    indices as names (the Upsample, layer 1, has no parameters)."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(
+        torch.nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1, groups=2),
+        torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+        torch.nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1),
+        torch.nn.ConvTranspose2d(3, 2, 3, stride=1, padding=2, dilation=2))
+    x = torch.randn(2, 6, 5, 4)
+    with torch.no_grad():
+        y = model(x)
+    save_safetensors(os.path.join(HERE, "conv_transpose.weights.safetensors"), dict(model.state_dict()))
+    save_safetensors(os.path.join(HERE, "conv_transpose.io.safetensors"), {"input": x, "output": y})
+
+
 def check_lepton_file(path):
     """The reverse direction: a file Lepton's save_weights wrote for the same network loads into
     TinyResNet strictly and gives the reference output."""
@@ -157,6 +175,7 @@ def main():
     write_case("gru_3_layers_bidirectional",
                torch.nn.GRU(6, 2, num_layers=3, batch_first=True, bidirectional=True, dropout=0.5), x)
     write_resnet_case()
+    write_transposed_case()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@
 /// seeded by (seed, epoch, batch), whichever thread decodes it.
 ///
 /// A loader is used from one thread (the one that calls `start_epoch` and
-/// `operator[]`); its background thread only reads the ImageFolder, which must
-/// outlive the loader.
+/// `operator[]`); its background thread reads the ImageFolder, which must
+/// outlive the loader, and runs the augmentations, which must not share
+/// mutable state with other threads (Lepton's keep none).
 
 #include <algorithm>
 #include <array>

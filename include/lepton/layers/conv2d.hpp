@@ -266,12 +266,18 @@ public:
     /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
-        const std::size_t n = this->batch_of(x);
-        input_type* dx = nullptr;
-        if (input_grad) {
-            dx = &this->input_grad_like(x);
-            if constexpr (!pointwise && !implicit_input_grad) std::fill(dx->begin(), dx->end(), T(0));
-        }
+        input_type* dx = input_grad ? &this->input_grad_like(x) : nullptr;
+        gradients(this->batch_of(x), x.data(), dy.data(), dx ? dx->data() : nullptr);
+        return dx ? *dx : this->dx_;
+    }
+
+    /// The two halves of `backward` on `n` samples, for the layers that run a
+    /// convolution backwards (ConvTranspose2D): the weight (and bias) gradients
+    /// are accumulated when `x` is given, and dL/dx is written into `dx` when
+    /// that is given ([n, in_channels, height, width]).
+    void gradients(std::size_t n, const T* x, const T* dy, T* dx)
+    {
+        if (dx && !pointwise && !implicit_input_grad) std::fill(dx, dx + n * in_channels * in_pixels, T(0));
         // The input gradient convolves dY with the weights flipped in space and
         // transposed in channels: W'[c][o][i][j] = W[o][c][kh-1-i][kw-1-j].
         const std::size_t per_group = winograd_input_grad
@@ -313,38 +319,40 @@ public:
             // Thread 0 accumulates into the network's gradients, the others privately.
             T* gw = gw_;
             T* gb = gb_;
-            if (t > 0) {
+            if (t > 0 && x) {
                 auto& own = thread_grads_[std::size_t(t)];
                 own.assign(parameter_count, T(0));
                 gw = own.data();
                 gb = own.data() + weight_count;
             }
-            T* col = implicit || pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
-            T* dcol = implicit_input_grad || pointwise ? nullptr : thread_scratch<T, detail::col2im_tag>().get(group_k * out_pixels);
-            if constexpr (winograd_weight_grad)
-                kernels::winograd_weight_grad(forward_geometry(), Out, x.data() + range.begin * in_channels * in_pixels,
-                                              dy.data() + range.begin * Out * out_pixels, range.end - range.begin, gw,
+            T* col = implicit || pointwise || !x ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * out_pixels);
+            T* dcol = implicit_input_grad || pointwise || !dx ? nullptr : thread_scratch<T, detail::col2im_tag>().get(group_k * out_pixels);
+            if (!x) {
+                // no weight gradient asked for
+            } else if constexpr (winograd_weight_grad)
+                kernels::winograd_weight_grad(forward_geometry(), Out, x + range.begin * in_channels * in_pixels,
+                                              dy + range.begin * Out * out_pixels, range.end - range.begin, gw,
                                               UseBias ? gb : nullptr);
             else if constexpr (implicit)
                 for (std::size_t g = 0; g < G; ++g)
                     kernels::implicit_conv_weight_grad(
                         forward_geometry(), forward_offsets_.data(), group_out, range.end - range.begin,
-                        x.data() + (range.begin * in_channels + g * group_in) * in_pixels, in_channels * in_pixels,
-                        dy.data() + (range.begin * Out + g * group_out) * out_pixels, Out * out_pixels,
+                        x + (range.begin * in_channels + g * group_in) * in_pixels, in_channels * in_pixels,
+                        dy + (range.begin * Out + g * group_out) * out_pixels, Out * out_pixels,
                         gw + g * group_out * group_k, UseBias ? gb + g * group_out : nullptr);
             if constexpr (winograd_input_grad)
                 if (dx)
                     kernels::winograd_conv(backward_geometry(), in_channels, packed_flipped,
-                                           dy.data() + range.begin * Out * out_pixels, range.end - range.begin,
+                                           dy + range.begin * Out * out_pixels, range.end - range.begin,
                                            static_cast<const T*>(nullptr),
-                                           dx->data() + range.begin * in_channels * in_pixels);
+                                           dx + range.begin * in_channels * in_pixels);
             for (std::size_t s = range.begin; s < range.end; ++s) {
-                const T* image = x.data() + s * in_channels * in_pixels;
-                const T* grad_out = dy.data() + s * Out * out_pixels;
+                const T* image = x ? x + s * in_channels * in_pixels : nullptr;
+                const T* grad_out = dy + s * Out * out_pixels;
                 for (std::size_t g = 0; g < G; ++g) {
                     const T* dy_g = grad_out + g * group_out * out_pixels;
-                    T* dimage = dx ? dx->data() + s * in_channels * in_pixels + g * group_in * in_pixels : nullptr;
-                    if constexpr (!implicit) {
+                    T* dimage = dx ? dx + s * in_channels * in_pixels + g * group_in * in_pixels : nullptr;
+                    if (!implicit && x) {
                         // dW_g += dY_g cols^T
                         kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, group_out, group_k,
                                          out_pixels, T(1), dy_g, out_pixels, columns(image, g, col), out_pixels, T(1),
@@ -366,15 +374,16 @@ public:
                 }
                 // (The implicit path sums the bias gradient while it reads dY.)
                 if constexpr (UseBias && !implicit)
-                    for (std::size_t o = 0; o < Out; ++o) gb[o] += kernels::sum(out_pixels, grad_out + o * out_pixels);
+                    if (x)
+                        for (std::size_t o = 0; o < Out; ++o) gb[o] += kernels::sum(out_pixels, grad_out + o * out_pixels);
             }
         });
-        for (int t = 1; t < team; ++t) {
+        for (int t = 1; t < team && x; ++t) {
             const T* own = thread_grads_[std::size_t(t)].data();
             kernels::map(parameter_count, gw_, own, gw_, [](auto a, auto b) { return a + b; });
         }
-        return dx ? *dx : this->dx_;
     }
+
 
 private:
     /// The forward pass as a stride-1 implicit convolution of one group.
