@@ -97,6 +97,8 @@ TEST_CASE("ConvTranspose2D: forward equals the direct scatter (strides, padding,
     check_against_scatter<Network<double, cpu, Input<3, 4, 5>, ConvTranspose2D<2, 4, 2, 1>>, 2, 4, 2, 1, 1, 1>();
     check_against_scatter<Network<double, cpu, Input<4, 3, 3>, ConvTranspose2D<6, 3, 2, 1, 1, 2, 2>>, 6, 3, 2, 1, 2, 2>();
     check_against_scatter<Network<double, cpu, Input<3, 5, 4>, ConvTranspose2D<2, 3, 1, 1, 0, 1, 1, false>>, 2, 3, 1, 1, 1, 1>();
+    // From one pixel (DCGAN's first layer): the adjoint convolution's kernel covers its whole input.
+    check_against_scatter<Network<double, cpu, Input<5, 1, 1>, ConvTranspose2D<4, 3>>, 4, 3, 1, 0, 1, 1>();
     // Stride 1, 3x3, 16 channels each side: the adjoint convolution's input gradient runs by Winograd's method.
     check_against_scatter<Network<double, cpu, Input<16, 6, 7>, ConvTranspose2D<16, 3, 1, 1>>, 16, 3, 1, 1, 1, 1>();
 }
@@ -134,6 +136,12 @@ TEST_CASE("ConvTranspose2D gradients (finite differences in double)")
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<4, 3, 3>, ConvTranspose2D<6, 3, 2, 1, 1, 2, 2>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 4, 3>, ConvTranspose2D<3, {3, 2}, {1, 2}, {1, 0}, {0, 1}>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 4, 4>, ConvTranspose2D<16, 3, 1, 1>>>()));
+    // A kernel the size of the image, both ways: Conv2D's one-GEMM-per-batch path (also under a ReLU it fuses).
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<5, 1, 1>, ConvTranspose2D<4, {3, 2}>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 3, 4>, Conv2D<5, {3, 4}>, ReLU, Conv2D<2, 1>>>(3)));
+    // A 5x5 kernel on a 5x5 image padded by 1: the output (3x3) is far smaller than the input, so the
+    // input gradient runs as a GEMM and a fold, not as a convolution over a mostly zero dY.
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 5>, Conv2D<3, 5, 1, 1>>>()));
     // Nested in a decoder: upsampling between two transposed convolutions.
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 2, 3>, ConvTranspose2D<4, 3, 2, 1, 1>, Tanh,
                                           Upsample2D<2, upsample_mode::bilinear>, ConvTranspose2D<2, 3, 1, 1>>>()));

@@ -130,12 +130,24 @@ public:
                                       geometry::rows.pad_after == 0 && geometry::cols.pad_before == 0 &&
                                       geometry::cols.pad_after == 0;
 
+    /// A kernel exactly as large as its unpadded input (a 7x7 kernel on a 7x7
+    /// image, DCGAN's first and last layers), ungrouped and undilated, has one
+    /// output pixel: it is a Dense layer on the flattened image, and its three
+    /// products run as one GEMM over the whole batch instead of one per image.
+    static constexpr bool whole_image = G == 1 && K.h == geometry::height && K.w == geometry::width && D.h == 1 &&
+                                        D.w == 1 && geometry::rows.pad_before == 0 && geometry::rows.pad_after == 0 &&
+                                        geometry::cols.pad_before == 0 && geometry::cols.pad_after == 0;
+
     /// Stride-1, non-pointwise convolutions take the implicit-GEMM path.
     static constexpr bool implicit = S.h == 1 && S.w == 1 && !pointwise;
-    /// The input gradient is itself a stride-1 convolution when no padding exceeds the dilated kernel.
+    /// The input gradient is itself a stride-1 convolution when no padding exceeds the dilated kernel, and
+    /// worth running as one unless the output is much smaller than the input (a 7x7 kernel on a 7x7 image,
+    /// or a ConvTranspose2D from 1x1): that convolution would multiply mostly the zeros padding dY, where
+    /// a GEMM with W^T and a fold touch each output pixel once.
     static constexpr bool implicit_input_grad =
         implicit && geometry::rows.pad_before <= D.h * (K.h - 1) && geometry::rows.pad_after <= D.h * (K.h - 1) &&
-        geometry::cols.pad_before <= D.w * (K.w - 1) && geometry::cols.pad_after <= D.w * (K.w - 1);
+        geometry::cols.pad_before <= D.w * (K.w - 1) && geometry::cols.pad_after <= D.w * (K.w - 1) &&
+        2 * out_pixels >= in_pixels;
 
     /// 3x3, stride-1 convolutions with enough channels on both sides run by
     /// Winograd's F(4x4, 3x3) (kernels/winograd.hpp): 36 multiply-adds per 4x4
@@ -201,7 +213,13 @@ public:
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
         const int threads = sample_threads(n);
-        if constexpr (winograd) {
+        if constexpr (whole_image) {
+            kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, n, Out, group_k, T(1), x.data(), group_k,
+                             w_, group_k, T(0), y.data(), Out);
+            if constexpr (UseBias) kernels::add_row_vector(n, Out, b_, y.data());
+            if (relu_) kernels::map(n * Out, y.data(), y.data(), [](auto v) { return xsimd::max(v, decltype(v)(0)); });
+            return y;
+        } else if constexpr (winograd) {
             // Transform the weights once; every image's products read them.
             T* packed = packed_weights_.get(kernels::winograd_weights_size<T>(Out, in_channels));
             kernels::winograd_transform_weights(Out, in_channels, w_, flipped_weights_.get(winograd_plain_size),
@@ -277,6 +295,18 @@ public:
     /// that is given ([n, in_channels, height, width]).
     void gradients(std::size_t n, const T* x, const T* dy, T* dx)
     {
+        if constexpr (whole_image) {
+            // dW += dY^T X ; db += column sums of dY ; dX = dY W, with images as rows.
+            if (x) {
+                kernels::gemm<T>(kernels::transpose::yes, kernels::transpose::no, Out, group_k, n, T(1), dy, Out, x,
+                                 group_k, T(1), gw_, group_k);
+                if constexpr (UseBias) kernels::accumulate_column_sums(n, Out, dy, gb_);
+            }
+            if (dx)
+                kernels::gemm<T>(kernels::transpose::no, kernels::transpose::no, n, group_k, Out, T(1), dy, Out, w_,
+                                 group_k, T(0), dx, group_k);
+            return;
+        }
         if (dx && !pointwise && !implicit_input_grad) std::fill(dx, dx + n * in_channels * in_pixels, T(0));
         // The input gradient convolves dY with the weights flipped in space and
         // transposed in channels: W'[c][o][i][j] = W[o][c][kh-1-i][kw-1-j].

@@ -92,4 +92,17 @@ struct glorot_normal : zero_bias {
     }
 };
 
+/// N(0, stddev^2) whatever the fans, zero bias: DCGAN's initialisation is `init::normal<0.02>`
+/// (PyTorch: `nn.init.normal_(w, 0.0, 0.02)`).
+template <double StdDev>
+struct normal : zero_bias {
+    static_assert(StdDev > 0, "Lepton: init::normal needs a positive standard deviation");
+    /// Fills the `n` weights.
+    template <class T>
+    static void weight(T* w, std::size_t n, std::size_t, std::size_t, random_engine& rng)
+    {
+        detail::fill_normal(w, n, StdDev, rng);
+    }
+};
+
 } // namespace lepton::init
