@@ -327,14 +327,14 @@ TEST_CASE("pooling gradients")
 }
 
 static_assert(std::is_same_v<Sequential<Input<3, 7, 5>, Upsample2D<2>>::output_shape, Shape<3, 14, 10>>);
-static_assert(std::is_same_v<Sequential<Input<3, 7, 5>, Upsample2D<{2, 3}, upsample_mode::bilinear>>::output_shape,
+static_assert(std::is_same_v<Sequential<Input<3, 7, 5>, Upsample2D<Size2{2, 3}, upsample_mode::bilinear>>::output_shape,
                              Shape<3, 14, 15>>);
 
 TEST_CASE("Upsample2D: nearest repeats pixels, bilinear follows PyTorch's align_corners=False")
 {
     tensor<double, 4> x({1, 1, 2, 2});
     x(0, 0, 0, 0) = 1, x(0, 0, 0, 1) = 2, x(0, 0, 1, 0) = 3, x(0, 0, 1, 1) = 4;
-    Network<double, cpu, Input<1, 2, 2>, Upsample2D<{2, 3}>> nearest;
+    Network<double, cpu, Input<1, 2, 2>, Upsample2D<Size2{2, 3}>> nearest;
     const auto& n = nearest.forward(x);
     REQUIRE(n.shape()[2] == 4);
     REQUIRE(n.shape()[3] == 6);
@@ -349,7 +349,7 @@ TEST_CASE("Upsample2D: nearest repeats pixels, bilinear follows PyTorch's align_
         for (std::size_t c = 0; c < 4; ++c) CHECK(b(0, 0, r, c) == doctest::Approx(expected[r][c]));
 
     // Three times along a row [0, 3]: source positions -1/3 (clamped to 0), 0, 1/3, 2/3, 1, 4/3 (the last pixel).
-    Network<double, cpu, Input<1, 1, 2>, Upsample2D<{1, 3}, upsample_mode::bilinear>> wide;
+    Network<double, cpu, Input<1, 1, 2>, Upsample2D<Size2{1, 3}, upsample_mode::bilinear>> wide;
     tensor<double, 4> row({1, 1, 1, 2});
     row(0, 0, 0, 1) = 3;
     const auto& w = wide.forward(row);
@@ -360,10 +360,10 @@ TEST_CASE("Upsample2D: nearest repeats pixels, bilinear follows PyTorch's align_
 TEST_CASE("Upsample2D gradients")
 {
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 3, 4>, Upsample2D<2>>>()));
-    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 3, 4>, Upsample2D<{3, 2}>, Conv2D<2, 3>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 3, 4>, Upsample2D<Size2{3, 2}>, Conv2D<2, 3>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 3, 4>, Upsample2D<2, upsample_mode::bilinear>>>()));
     CHECK_GRADIENTS(
-        (gradients_of<Network<double, cpu, Input<2, 5, 3>, Conv2D<3, 1>, Upsample2D<{3, 2}, upsample_mode::bilinear>,
+        (gradients_of<Network<double, cpu, Input<2, 5, 3>, Conv2D<3, 1>, Upsample2D<Size2{3, 2}, upsample_mode::bilinear>,
                               Conv2D<2, 3>>>()));
 }
 

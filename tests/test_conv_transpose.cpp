@@ -30,7 +30,7 @@ static_assert(std::is_same_v<out_of<Sequential<Input<3, 5, 5>, ConvTranspose2D<2
 static_assert(std::is_same_v<out_of<Sequential<Input<3, 4, 4>, ConvTranspose2D<2, 3>>>, Shape<2, 6, 6>>);
 static_assert(std::is_same_v<out_of<Sequential<Input<3, 4, 4>, ConvTranspose2D<2, 1>>>, Shape<2, 4, 4>>);
 static_assert(std::is_same_v<out_of<Sequential<Input<3, 4, 4>, ConvTranspose2D<2, 5, 3, 2, 2>>>, Shape<2, 12, 12>>);
-static_assert(std::is_same_v<out_of<Sequential<Input<4, 5, 6>, ConvTranspose2D<2, {3, 2}, {2, 3}, {0, 1}, {1, 2}, {2, 1}, 2>>>,
+static_assert(std::is_same_v<out_of<Sequential<Input<4, 5, 6>, ConvTranspose2D<2, Size2{3, 2}, Size2{2, 3}, Size2{0, 1}, Size2{1, 2}, Size2{2, 1}, 2>>>,
                              Shape<2, 14, 17>>);
 static_assert(Sequential<Input<16, 7, 7>, ConvTranspose2D<8, 4, 2, 1>>::parameter_count == 16 * 8 * 16 + 8);
 static_assert(Sequential<Input<4, 3, 3>, ConvTranspose2D<6, 3, 1, 0, 0, 1, 2, false>>::parameter_count == 4 * 3 * 9);
@@ -134,14 +134,16 @@ TEST_CASE("ConvTranspose2D gradients (finite differences in double)")
 {
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 3, 4>, ConvTranspose2D<2, 4, 2, 1>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<4, 3, 3>, ConvTranspose2D<6, 3, 2, 1, 1, 2, 2>>>()));
-    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 4, 3>, ConvTranspose2D<3, {3, 2}, {1, 2}, {1, 0}, {0, 1}>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 4, 3>, ConvTranspose2D<3, Size2{3, 2}, Size2{1, 2}, Size2{1, 0}, Size2{0, 1}>>>()));
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 4, 4>, ConvTranspose2D<16, 3, 1, 1>>>()));
     // A kernel the size of the image, both ways: Conv2D's one-GEMM-per-batch path (also under a ReLU it fuses).
-    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<5, 1, 1>, ConvTranspose2D<4, {3, 2}>>>()));
-    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 3, 4>, Conv2D<5, {3, 4}>, ReLU, Conv2D<2, 1>>>(3)));
-    // A 5x5 kernel on a 5x5 image padded by 1: the output (3x3) is far smaller than the input, so the
-    // input gradient runs as a GEMM and a fold, not as a convolution over a mostly zero dY.
-    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<2, 5, 5>, Conv2D<3, 5, 1, 1>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<5, 1, 1>, ConvTranspose2D<4, Size2{3, 2}>>>()));
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 3, 4>, Conv2D<5, Size2{3, 4}>, ReLU, Conv2D<2, 1>>>(3)));
+    // A 5x5 kernel on a 6x6 image: the output (2x2) is far smaller than the input, so the input
+    // gradient runs as a GEMM and a fold, not as a convolution over a mostly zero dY.
+    using Shrinking = Network<double, cpu, Input<2, 6, 6>, Conv2D<3, 5>>;
+    static_assert(Shrinking::layer_type<0>::implicit && !Shrinking::layer_type<0>::implicit_input_grad);
+    CHECK_GRADIENTS((gradients_of<Shrinking>()));
     // Nested in a decoder: upsampling between two transposed convolutions.
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<3, 2, 3>, ConvTranspose2D<4, 3, 2, 1, 1>, Tanh,
                                           Upsample2D<2, upsample_mode::bilinear>, ConvTranspose2D<2, 3, 1, 1>>>()));

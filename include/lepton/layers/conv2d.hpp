@@ -141,13 +141,13 @@ public:
     /// Stride-1, non-pointwise convolutions take the implicit-GEMM path.
     static constexpr bool implicit = S.h == 1 && S.w == 1 && !pointwise;
     /// The input gradient is itself a stride-1 convolution when no padding exceeds the dilated kernel, and
-    /// worth running as one unless the output is much smaller than the input (a 7x7 kernel on a 7x7 image,
-    /// or a ConvTranspose2D from 1x1): that convolution would multiply mostly the zeros padding dY, where
-    /// a GEMM with W^T and a fold touch each output pixel once.
+    /// worth running as one unless the output has less than a quarter of the input's pixels (a 5x5 kernel
+    /// on a 6x6 image, or a ConvTranspose2D from 1x1): its cost follows the input's pixels, that of a GEMM
+    /// with W^T and a fold the output's, so it would mostly multiply the zeros padding dY.
     static constexpr bool implicit_input_grad =
         implicit && geometry::rows.pad_before <= D.h * (K.h - 1) && geometry::rows.pad_after <= D.h * (K.h - 1) &&
         geometry::cols.pad_before <= D.w * (K.w - 1) && geometry::cols.pad_after <= D.w * (K.w - 1) &&
-        2 * out_pixels >= in_pixels;
+        4 * out_pixels >= in_pixels;
 
     /// 3x3, stride-1 convolutions with enough channels on both sides run by
     /// Winograd's F(4x4, 3x3) (kernels/winograd.hpp): 36 multiply-adds per 4x4

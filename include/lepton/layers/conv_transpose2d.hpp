@@ -71,7 +71,7 @@ template <class T, class Backend, class In, std::size_t Index, std::size_t Out, 
 class conv_transpose2d_layer;
 
 /// `ConvTranspose2D<OutChannels, Kernel, Stride = 1, Padding = 0, OutputPadding = 0, Dilation = 1, Groups = 1,
-/// Bias = true, Init>`. Sizes take `4` or `{4, 3}`. As in PyTorch the output padding (extra rows and
+/// Bias = true, Init>`. Sizes take `4` or `Size2{4, 3}` (`{4, 3}` with g++). As in PyTorch the output padding (extra rows and
 /// columns at the bottom and right, which pick the output size when several sizes map to the same input)
 /// must be smaller than the stride; PyTorch also accepts one smaller than the dilation, Lepton does not.
 template <std::size_t OutChannels, Size2 Kernel, Size2 Stride = 1, Size2 Pad = 0, Size2 OutputPadding = 0,

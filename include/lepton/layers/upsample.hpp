@@ -158,7 +158,7 @@ private:
     }
 };
 
-/// `Upsample2D<Scale, Mode = upsample_mode::nearest>`; the scale takes `2` or `{2, 3}` (rows, columns).
+/// `Upsample2D<Scale, Mode = upsample_mode::nearest>`; the scale takes `2` or `Size2{2, 3}` (rows, columns; `{2, 3}` with g++).
 template <Size2 Scale, upsample_mode Mode = upsample_mode::nearest>
 struct Upsample2D {
     static_assert(Scale.h > 0 && Scale.w > 0, "Lepton wiring error: Upsample2D scale factors must be positive");
