@@ -16,11 +16,11 @@
 #include <lepton/layers/conv_transpose2d.hpp>
 #include <lepton/layers/dense.hpp>
 #include <lepton/layers/flatten.hpp>
-#include <lepton/losses/bce_with_logits.hpp>
 #include <lepton/nn/network.hpp>
 #include <lepton/optim/adam.hpp>
 
 #include "example_args.hpp"
+#include "gan_step.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -64,7 +64,6 @@ int main(int argc, char** argv)
     std::printf("%s%s", Generator::summary().c_str(), Discriminator::summary().c_str());
     Adam g_opt(generator, {.lr = 2e-4, .beta1 = 0.5});
     Adam d_opt(discriminator, {.lr = 2e-4, .beta1 = 0.5});
-    BCEWithLogitsLoss<float> d_loss_real, d_loss_fake, g_loss;
 
     constexpr std::size_t batch = 64;
     data::BatchLoader loader(train, batch, /*shuffle=*/true, seed);
@@ -74,7 +73,7 @@ int main(int argc, char** argv)
     };
     tensor<float, 4> z({batch, noise_size, 1, 1}), fixed_z({64, noise_size, 1, 1});
     noise(fixed_z);
-    const std::vector<std::int32_t> ones(batch, 1), zeros(batch, 0);
+    gan_step step(batch);
     std::vector<double> d_losses, g_losses;
 
     for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -85,23 +84,10 @@ int main(int argc, char** argv)
         for (std::size_t b = 0; b < loader.batches(); ++b) {
             auto real = loader[b];
             if (real.labels.size() != batch) continue;  // keep every step the same size
-            // Discriminator: real images -> 1, generated images -> 0 (a batch of each, as in PyTorch's DCGAN example).
-            noise(z);
-            const tensor<float, 4> fake = generator.forward(z);
-            discriminator.zero_grad();
-            const float lr_real = d_loss_real(discriminator.forward(real.features), ones);
-            discriminator.backward(d_loss_real.gradient());
-            const float lr_fake = d_loss_fake(discriminator.forward(fake), zeros);
-            discriminator.backward(d_loss_fake.gradient());
-            d_opt.step();
-            // Generator: make the discriminator call its images real; its gradient is the discriminator's input gradient.
-            noise(z);
-            generator.zero_grad();
-            const float lg = g_loss(discriminator.forward(generator.forward(z)), ones);
-            generator.backward(discriminator.backward(g_loss.gradient(), /*input_grad=*/true));
-            g_opt.step();
-            d_sum += double(lr_real + lr_fake);
-            g_sum += double(lg);
+            // A real and a generated batch for the discriminator, each on its own (as PyTorch's DCGAN example does).
+            const gan_losses l = step(generator, discriminator, g_opt, d_opt, real.features, z, noise);
+            d_sum += l.discriminator;
+            g_sum += l.generator;
             ++steps;
         }
         d_losses.push_back(d_sum / double(steps));

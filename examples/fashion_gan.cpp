@@ -11,6 +11,7 @@
 #include <lepton/lepton.hpp>
 
 #include "example_args.hpp"
+#include "gan_step.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -57,14 +58,13 @@ int main(int argc, char** argv)
     Discriminator discriminator(seed + 1);
     Adam g_opt(generator, {.lr = 2e-4, .beta1 = 0.5});
     Adam d_opt(discriminator, {.lr = 2e-4, .beta1 = 0.5});
-    BCEWithLogitsLoss<float> d_loss_real, d_loss_fake, g_loss;
 
     constexpr std::size_t batch = 64;
     data::BatchLoader loader(images, batch, /*shuffle=*/true, seed);
     random_engine rng(seed + 2);
     tensor<float, 2> z({batch, noise_size}), fixed_z({64, noise_size});
     fill_noise(fixed_z, rng);
-    std::vector<std::int32_t> ones(batch, 1), zeros(batch, 0);
+    gan_step step(batch);
     std::vector<double> d_losses, g_losses;
 
     for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -76,27 +76,10 @@ int main(int argc, char** argv)
             auto real = loader[b];
             const std::size_t n = real.labels.size();
             if (n != batch) continue;  // keep every step the same size
-            // Discriminator: real images -> 1, generated images -> 0.
-            fill_noise(z, rng);
-            const tensor<float, 2> fake = generator.forward(z);
-            discriminator.train();
-            discriminator.zero_grad();
-            const float lr_real = d_loss_real(discriminator.forward(real.features), ones);
-            discriminator.backward(d_loss_real.gradient());
-            const float lr_fake = d_loss_fake(discriminator.forward(fake), zeros);
-            discriminator.backward(d_loss_fake.gradient());
-            d_opt.step();
-            // Generator: make the discriminator call its images real. Its gradient
-            // arrives through the discriminator's input.
-            fill_noise(z, rng);
-            generator.zero_grad();
-            const auto& generated = generator.forward(z);
-            const float lg = g_loss(discriminator.forward(generated), ones);
-            const auto& d_generated = discriminator.backward(g_loss.gradient(), /*input_grad=*/true);
-            generator.backward(d_generated);
-            g_opt.step();
-            d_sum += double(lr_real + lr_fake);
-            g_sum += double(lg);
+            const gan_losses l = step(generator, discriminator, g_opt, d_opt, real.features, z,
+                                      [&](tensor<float, 2>& noise) { fill_noise(noise, rng); });
+            d_sum += l.discriminator;
+            g_sum += l.generator;
             ++steps;
         }
         d_losses.push_back(d_sum / double(steps));

@@ -11,6 +11,7 @@
 ///     auto test = data::ImageFolder("flowers/test", train.options()).load_all();  // a Dataset<float, 3>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstddef>
 #include <cstdint>

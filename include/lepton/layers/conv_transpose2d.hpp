@@ -14,6 +14,7 @@
 /// fold at other strides), never as a scatter over a zero-inserted image.
 
 #include <cstddef>
+#include <type_traits>
 
 #include "../core/backend.hpp"
 #include "../kernels/elementwise.hpp"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <type_traits>
 
 #include "../kernels/parallel.hpp"
 #include "geometry.hpp"
