@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gradient_helpers.hpp"
+#include "reference_helpers.hpp"
 
 using namespace lepton;
 using lepton_test::random_input;
@@ -293,15 +294,6 @@ using TinyResNet = Sequential<Input<1, 12, 12>, Named<"conv1", Conv2D<8, 3, 1, 1
                               ReLU, Named<"layer1", Block<BasicBlock<8>, BasicBlock<8>>>,
                               Named<"layer2", Block<DownBlock<16>, BasicBlock<16>>>, GlobalAvgPool2D, Named<"fc", Dense<10>>>;
 
-tensor<float, 4> reference_images(const io::safetensors_file& file, const char* name)
-{
-    const io::tensor_info* t = file.find(name);
-    REQUIRE(t != nullptr);
-    REQUIRE(t->shape.size() == 4);
-    tensor<float, 4> out({t->shape[0], t->shape[1], t->shape[2], t->shape[3]});
-    io::detail::copy_from_le(file.bytes(*t).data(), out.data(), out.size());
-    return out;
-}
 
 } // namespace
 
@@ -311,21 +303,10 @@ TEST_CASE("resnet: weights move from PyTorch and back (torchvision names, strict
     TinyResNet net(1);
     io::load_weights(net, dir + "resnet.weights.safetensors");  // strict: every name, shape and dtype
     const io::safetensors_file data(dir + "resnet.io.safetensors");
-    const auto x = reference_images(data, "input");
-    const io::tensor_info* out = data.find("output");
-    REQUIRE(out != nullptr);
-    std::vector<float> expected(40);
-    REQUIRE(out->shape == std::vector<std::size_t>{4, 10});
-    io::detail::copy_from_le(data.bytes(*out).data(), expected.data(), expected.size());
+    const auto x = lepton_test::reference_images(data, "input");
+    const std::vector<float> expected = lepton_test::reference_values(data, "output", {4, 10});
     const auto y = predict(static_cast<const TinyResNet&>(net), x);
-    // Relative to the largest output (float32 sums in another order differ by a few units of the last place).
-    double worst = 0, largest = 0;
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        worst = std::max(worst, std::abs(double(y.data()[i]) - expected[i]));
-        largest = std::max(largest, std::abs(double(expected[i])));
-    }
-    INFO("largest difference " << worst << ", largest output " << largest);
-    CHECK(worst / largest < 1e-5);
+    CHECK(lepton_test::difference_relative_to_largest(y.data(), expected) < 1e-5);
 
     // Back: what Lepton saves is PyTorch's file tensor for tensor (names, dtypes, shapes, bytes), so
     // `model.load_state_dict(load_file(...))` takes it; write_references.py --check-lepton-file checks that in PyTorch.
