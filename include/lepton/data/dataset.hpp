@@ -117,7 +117,7 @@ public:
     /// `shuffle` reorders the samples at every `start_epoch()` from a generator seeded with `seed`.
     BatchLoader(const Dataset<T, SampleRank, TargetRank>& data, std::size_t batch_size, bool shuffle = true,
                 std::uint64_t seed = 0)
-        : data_(&data), batch_size_(batch_size), shuffle_(shuffle), rng_(seed), order_(data.size())
+        : data_(&data), batch_size_(batch_size), shuffle_(shuffle), seed_(seed), rng_(seed), order_(data.size())
     {
         if (batch_size == 0) throw std::invalid_argument("lepton: BatchLoader: batch size must be positive");
         detail::check_sample_count("BatchLoader", data);
@@ -125,7 +125,35 @@ public:
     }
 
     /// Number of batches per epoch (the last one may be smaller).
-    std::size_t batches() const noexcept { return (order_.size() + batch_size_ - 1) / batch_size_; }
+    std::size_t batches() const noexcept
+    {
+        const std::size_t global = batch_size_ * ranks_;
+        return (order_.size() + global - 1) / global;
+    }
+
+    /// Data-parallel training: makes this loader hand out rank `rank`'s share
+    /// of batches of `ranks` x batch size samples (PyTorch's DistributedSampler).
+    /// Every rank's loader, built with the same seed, draws the same order each
+    /// epoch, and batch `b` of rank `r` is the r-th of `ranks` consecutive
+    /// pieces of the b-th batch one process with `ranks` times the batch size
+    /// would see (the last, smaller batch is split as evenly as possible; a
+    /// rank's piece may then be empty). A transform draws from a generator of
+    /// the rank's own, so that the shared order stays shared.
+    void shard(std::size_t rank, std::size_t ranks)
+    {
+        if (ranks == 0 || rank >= ranks)
+            throw value_error("lepton: BatchLoader::shard: rank " + std::to_string(rank) + " of " +
+                              std::to_string(ranks) + " ranks");
+        rank_ = rank;
+        ranks_ = ranks;
+        augment_rng_ = random_engine(seed_ + 0x9e3779b97f4a7c15ull * (rank + 1));
+    }
+    /// Samples in batch `b` over all ranks (the global batch).
+    std::size_t global_batch_samples(std::size_t b) const noexcept
+    {
+        const std::size_t global = batch_size_ * ranks_, begin = b * global;
+        return begin >= order_.size() ? 0 : std::min(global, order_.size() - begin);
+    }
     /// Number of samples in the data set.
     std::size_t samples() const noexcept { return order_.size(); }
 
@@ -180,8 +208,10 @@ public:
     /// Batch `b` of the current epoch (valid until the next call).
     batch operator[](std::size_t b)
     {
-        const std::size_t begin = b * batch_size_, end = std::min(order_.size(), begin + batch_size_);
-        const std::size_t n = end - begin;
+        // This rank's piece of global batch b: the first `extra` ranks take one sample more.
+        const std::size_t global = global_batch_samples(b), base = global / ranks_, extra = global % ranks_;
+        const std::size_t begin = b * batch_size_ * ranks_ + rank_ * base + std::min(rank_, extra);
+        const std::size_t n = base + (rank_ < extra ? 1 : 0);
         const std::size_t sample = data_->features.size() / std::max<std::size_t>(data_->size(), 1);
         auto shape = data_->features.shape();
         std::array<std::size_t, SampleRank + 1> bs;
@@ -206,7 +236,7 @@ public:
                 std::copy_n(data_->targets.data() + order_[begin + i] * per_target, per_target,
                             targets_.data() + i * per_target);
         }
-        if (transform_) transform_(x_, rng_);
+        if (transform_) transform_(x_, ranks_ > 1 ? augment_rng_ : rng_);
         if constexpr (TargetRank == 0)
             return {x_, labels_};
         else
@@ -217,8 +247,11 @@ private:
     const Dataset<T, SampleRank, TargetRank>* data_;
     std::size_t batch_size_;
     bool shuffle_;
+    std::uint64_t seed_;
     random_engine rng_;
     std::vector<std::size_t> order_;
+    std::size_t rank_ = 0, ranks_ = 1;
+    random_engine augment_rng_;
     batch_type x_;
     std::vector<std::int32_t> labels_;
     tensor<T, TargetRank + 1> targets_;

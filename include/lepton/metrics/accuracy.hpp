@@ -8,6 +8,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "metric.hpp"
 
@@ -43,6 +44,13 @@ public:
     /// Rows added since the last reset.
     std::size_t total() const noexcept { return total_; }
 
+    /// {correct, total}, for data-parallel training.
+    std::vector<double> counts() const override { return {double(correct_), double(total_)}; }
+    /// Sets {correct, total}.
+    void set_counts(std::span<const double> c) override
+    {
+        if (c.size() == 2) correct_ = std::size_t(c[0]), total_ = std::size_t(c[1]);
+    }
 private:
     std::size_t correct_ = 0, total_ = 0;
 };
@@ -89,6 +97,13 @@ public:
     /// Rows added since the last reset.
     std::size_t total() const noexcept { return total_; }
 
+    /// {correct, total}, for data-parallel training.
+    std::vector<double> counts() const override { return {double(correct_), double(total_)}; }
+    /// Sets {correct, total}.
+    void set_counts(std::span<const double> c) override
+    {
+        if (c.size() == 2) correct_ = std::size_t(c[0]), total_ = std::size_t(c[1]);
+    }
 private:
     std::size_t k_, correct_ = 0, total_ = 0;
 };
@@ -138,6 +153,13 @@ public:
     /// Rows added since the last reset.
     std::size_t total() const noexcept { return total_; }
 
+    /// {correct, total}, for data-parallel training.
+    std::vector<double> counts() const override { return {double(correct_), double(total_)}; }
+    /// Sets {correct, total}.
+    void set_counts(std::span<const double> c) override
+    {
+        if (c.size() == 2) correct_ = std::size_t(c[0]), total_ = std::size_t(c[1]);
+    }
 private:
     double threshold_, cut_ = 0;
     std::size_t correct_ = 0, total_ = 0;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "../core/error.hpp"
 #include "../tensor/tensor.hpp"
@@ -33,6 +34,12 @@ public:
     virtual void update(const tensor<T, 2>& outputs, std::span<const std::int32_t> labels) = 0;
     /// The value over every batch since the last reset (0 before any sample).
     virtual double result() const = 0;
+    /// The sums behind `result()`, so that data-parallel training can add
+    /// them over ranks and `set_counts` the totals; empty for a metric that
+    /// cannot be combined that way.
+    virtual std::vector<double> counts() const { return {}; }
+    /// Replaces the sums with `counts` (another `counts()` of this metric, summed over ranks).
+    virtual void set_counts(std::span<const double> /*counts*/) {}
 };
 
 /// A quantity accumulated over batches of network outputs and target tensors
@@ -51,6 +58,12 @@ public:
     virtual void update(std::span<const T> outputs, std::span<const T> targets, std::size_t columns) = 0;
     /// The value over every batch since the last reset (0 before any sample).
     virtual double result() const = 0;
+    /// The sums behind `result()`, so that data-parallel training can add
+    /// them over ranks and `set_counts` the totals; empty for a metric that
+    /// cannot be combined that way.
+    virtual std::vector<double> counts() const { return {}; }
+    /// Replaces the sums with `counts` (another `counts()` of this metric, summed over ranks).
+    virtual void set_counts(std::span<const double> /*counts*/) {}
 };
 
 namespace detail {

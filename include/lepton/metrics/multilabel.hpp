@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "../core/error.hpp"
 #include "metric.hpp"
@@ -53,6 +54,17 @@ protected:
     double precision() const { return ratio(true_positive_, true_positive_ + false_positive_); }
     double recall() const { return ratio(true_positive_, true_positive_ + false_negative_); }
 
+    /// {true positives, false positives, false negatives}, for data-parallel training.
+    std::vector<double> counts() const override
+    {
+        return {double(true_positive_), double(false_positive_), double(false_negative_)};
+    }
+    /// Sets the three counts.
+    void set_counts(std::span<const double> c) override
+    {
+        if (c.size() == 3)
+            true_positive_ = std::size_t(c[0]), false_positive_ = std::size_t(c[1]), false_negative_ = std::size_t(c[2]);
+    }
 private:
     const char* who_;
     double logit_threshold_ = 0;

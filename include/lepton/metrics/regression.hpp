@@ -30,6 +30,13 @@ public:
     }
     double result() const override { return count_ ? sum_ / double(count_) : 0.0; }
 
+    /// {sum, count}, for data-parallel training.
+    std::vector<double> counts() const override { return {sum_, double(count_)}; }
+    /// Sets {sum, count}.
+    void set_counts(std::span<const double> c) override
+    {
+        if (c.size() == 2) sum_ = c[0], count_ = std::size_t(c[1]);
+    }
 private:
     double sum_ = 0;
     std::size_t count_ = 0;
@@ -53,6 +60,13 @@ public:
     }
     double result() const override { return count_ ? std::sqrt(sum_ / double(count_)) : 0.0; }
 
+    /// {sum, count}, for data-parallel training.
+    std::vector<double> counts() const override { return {sum_, double(count_)}; }
+    /// Sets {sum, count}.
+    void set_counts(std::span<const double> c) override
+    {
+        if (c.size() == 2) sum_ = c[0], count_ = std::size_t(c[1]);
+    }
 private:
     double sum_ = 0;
     std::size_t count_ = 0;

@@ -24,6 +24,7 @@
 #include "../core/shape.hpp"
 #include "../graph/sparse_matrix.hpp"
 #include "../layers/layer.hpp"
+#include "gradient_hook.hpp"
 #include "named.hpp"
 #include "summary.hpp"
 
@@ -175,7 +176,14 @@ public:
     /// (otherwise what the first layer returns, unspecified).
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
-        return backward_from<size - 1>(x, dy, input_grad);
+        return backward_from<size - 1>(x, dy, input_grad, nullptr);
+    }
+
+    /// As above, telling `hook` after each layer which gradients are final
+    /// (offsets count from the start of the chain's storage).
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad, const gradient_hook* hook)
+    {
+        return backward_from<size - 1>(x, dy, input_grad, hook);
     }
 
     /// Passes sparse rows along while layers keep them sparse (Dropout); the
@@ -242,14 +250,17 @@ private:
     }
 
     template <std::size_t I, class DY>
-    const input_type& backward_from(const input_type& x, const DY& dy, bool input_grad)
+    const input_type& backward_from(const input_type& x, const DY& dy, bool input_grad, const gradient_hook* hook)
     {
         auto& layer = std::get<I>(layers_);
         if constexpr (I == 0) {
-            return layer.backward(x, dy, input_grad);
+            const auto& dx = layer.backward(x, dy, input_grad);
+            if (hook) hook->ready(hook->user, 0);
+            return dx;
         } else {
             const auto& dx = layer.backward(std::get<I - 1>(layers_).output(), dy, true);
-            return backward_from<I - 1>(x, dx, input_grad);
+            if (hook) hook->ready(hook->user, offsets.params[I]);
+            return backward_from<I - 1>(x, dx, input_grad, hook);
         }
     }
 

@@ -48,6 +48,7 @@
 #include "../optim/parameter_ranges.hpp"
 #include "../tensor/tensor.hpp"
 #include "chain.hpp"
+#include "gradient_hook.hpp"
 #include "parameters.hpp"
 
 namespace lepton {
@@ -245,9 +246,22 @@ public:
     /// parameter gradient and, with `input_grad`, returns dL/d(input) (for GANs,
     /// saliency); otherwise the returned tensor is unspecified.
     const input_type& backward(const output_type& dy, bool input_grad = false) { return backward(dy, *own_, input_grad); }
+    /// As above, in the network's own workspace, with a `gradient_hook`.
+    const input_type& backward(const output_type& dy, bool input_grad, const gradient_hook* hook)
+    {
+        return backward(dy, *own_, input_grad, hook);
+    }
 
     /// As above, for the last forward call run in `ws` (the gradients are the network's).
-    LEPTON_NOINLINE const input_type& backward(const output_type& dy, workspace& ws, bool input_grad = false)
+    const input_type& backward(const output_type& dy, workspace& ws, bool input_grad = false)
+    {
+        return backward(dy, ws, input_grad, nullptr);
+    }
+
+    /// As above, telling `hook` after each layer which part of `gradients()`
+    /// is final (see `gradient_hook`; data-parallel training uses it).
+    LEPTON_NOINLINE const input_type& backward(const output_type& dy, workspace& ws, bool input_grad,
+                                               const gradient_hook* hook)
     {
         if (!ws.bound_to(*this) || (!ws.last_input_ && !ws.sparse_input_))
             throw std::logic_error("lepton: backward() called before forward()");
@@ -256,10 +270,12 @@ public:
             throw shape_error("lepton: backward() expects a gradient of shape " + shape_string(y.shape()) + ", got " +
                               shape_string(dy.shape()));
         const input_type* dx = &ws.staging_;  // sparse inputs have no gradient
-        if (ws.sparse_input_)
+        if (ws.sparse_input_) {
             ws.sparse_backward_(ws, dy);
-        else
-            dx = &ws.chain_.backward(*ws.last_input_, dy, input_grad);
+            if (hook) hook->ready(hook->user, 0);
+        } else {
+            dx = &ws.chain_.backward(*ws.last_input_, dy, input_grad, hook);
+        }
         store_.zero_frozen_grads();
         return *dx;
     }

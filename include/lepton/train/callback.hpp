@@ -27,6 +27,13 @@ struct training_context {
     const History* history = nullptr;                 ///< the epochs so far
     int epochs = 0;                                   ///< epochs requested
     bool stop_training = false;                       ///< set to end training after the current epoch (at once on a non-finite loss)
+    /// Data-parallel training: this process's rank and the number of ranks.
+    /// Every rank runs every callback with the same logs (losses and metrics
+    /// are reduced over ranks first), so decisions agree; callbacks that write
+    /// files write on rank 0 only.
+    int rank = 0;
+    int ranks = 1;                                    ///< see `rank`
+    std::function<void()> barrier;                    ///< waits for every rank (empty in one process)
 };
 
 /// Base of every callback; override what you need. Epochs count from 0.

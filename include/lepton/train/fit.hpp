@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -27,6 +28,8 @@
 #include <vector>
 
 #include "../data/dataset.hpp"
+#include "../distributed/data_parallel.hpp"
+#include "../distributed/process_group.hpp"
 #include "../metrics/metric.hpp"
 #include "../optim/clip.hpp"
 #include "callback.hpp"
@@ -60,6 +63,14 @@ struct fit_options {
     int initial_epoch = 0;              ///< epoch to start from (resuming)
     verbosity verbose = verbosity::automatic;  ///< progress display
     std::FILE* out = stdout;            ///< where progress goes
+    /// Data-parallel training over a group of processes (`distributed/mpi.hpp`):
+    /// every rank calls `fit` with the same options, trains on its shard of
+    /// every batch (`batch_size` samples per rank; see `BatchLoader::shard`)
+    /// and averages gradients through `distributed::DataParallel`; losses,
+    /// metrics and validation are reduced over all ranks, progress shows on
+    /// rank 0 only, and callbacks that write files write on rank 0.
+    distributed::process_group* process_group = nullptr;
+    distributed::data_parallel_options data_parallel{};  ///< gradient buckets
 };
 
 /// What `evaluate` does.
@@ -67,6 +78,8 @@ template <class T, std::size_t TargetRank = 0>
 struct evaluate_options {
     std::size_t batch_size = 1000;                                       ///< samples per forward pass
     std::vector<std::shared_ptr<metric_for<T, TargetRank>>> metrics{};  ///< computed over the whole set
+    /// Splits the set between these processes and reduces the results (every rank gets them).
+    distributed::process_group* process_group = nullptr;
 };
 
 namespace detail {
@@ -139,30 +152,62 @@ void restore(Net& net, const std::vector<typename Net::value_type>& s)
 }
 
 /// Loss and metrics over a data set in evaluation mode; keys prefixed with `prefix`.
+/// Adds every metric's counts over the ranks of `group`; throws `value_error`
+/// on every rank for a metric that cannot be combined so.
+template <class Metrics>
+void reduce_metrics(const Metrics& ms, distributed::process_group& group)
+{
+    std::vector<double> all;
+    for (const auto& m : ms) {
+        const std::vector<double> c = m->counts();
+        if (c.empty())
+            throw value_error("lepton: the metric '" + m->name() + "' cannot be combined over data-parallel ranks");
+        all.insert(all.end(), c.begin(), c.end());
+    }
+    if (all.empty()) return;
+    // Ranks with metrics of other sizes would add unrelated numbers: check first, together.
+    double sizes[2] = {double(all.size()), double(all.size()) * double(all.size())};
+    group.all_reduce_sum(std::span<double>(sizes));
+    if (sizes[0] * sizes[0] != sizes[1] * double(group.size()))
+        throw value_error("lepton: the ranks have different metrics");
+    group.all_reduce_sum(all);
+    std::size_t at = 0;
+    for (const auto& m : ms) {
+        const std::size_t k = m->counts().size();
+        m->set_counts(std::span<const double>(all.data() + at, k));
+        at += k;
+    }
+}
+
 template <class Net, class Loss, std::size_t SampleRank, std::size_t TargetRank>
 logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& data,
                    std::size_t batch_size,
                    const std::vector<std::shared_ptr<metric_for<typename Net::value_type, TargetRank>>>& ms,
-                   const std::string& prefix)
+                   const std::string& prefix, distributed::process_group* group = nullptr)
 {
     check_target_rank<Net, TargetRank>();
     const bool was_training = net.is_training();
     net.eval();
     for (const auto& m : ms) m->reset();
     data::BatchLoader loader(data, batch_size, /*shuffle=*/false);
-    double loss_sum = 0;
-    std::size_t seen = 0;
+    if (group) loader.shard(std::size_t(group->rank()), std::size_t(group->size()));
+    double sums[2] = {0, 0};  // loss over the samples, samples
     for (std::size_t b = 0; b < loader.batches(); ++b) {
         auto batch = loader[b];
-        const auto& out = net.forward(batch.features);
         const std::size_t n = batch.features.shape()[0];
-        loss_sum += double(loss(out, targets_of(batch))) * double(n);
-        seen += n;
+        if (n == 0) continue;  // this rank's share of a last, small batch
+        const auto& out = net.forward(batch.features);
+        sums[0] += double(loss(out, targets_of(batch))) * double(n);
+        sums[1] += double(n);
         update_metrics(ms, out, targets_of(batch));
     }
     net.train(was_training);
+    if (group) {
+        group->all_reduce_sum(std::span<double>(sums));
+        reduce_metrics(ms, *group);
+    }
     logs l;
-    l.set(prefix + "loss", loss_sum / double(seen));
+    l.set(prefix + "loss", sums[0] / sums[1]);
     for (const auto& m : ms) l.set(prefix + m->name(), m->result());
     return l;
 }
@@ -175,12 +220,29 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
     using T = typename Net::value_type;
     check_target_rank<Net, TargetRank>();
     History history;
-    detail::progress progress(options.out, options.verbose);
+    distributed::process_group* const group = options.process_group;
+    detail::progress progress(options.out, group && group->rank() != 0 ? verbosity::silent : options.verbose);
 
     std::vector<std::shared_ptr<Callback<T>>> callbacks = options.callbacks;
     if (options.terminate_on_nan) callbacks.insert(callbacks.begin(), std::make_shared<TerminateOnNaN<T>>());
 
+    std::optional<distributed::DataParallel<Net>> replicas;  // checks the ranks agree and takes rank 0's weights
+    if (group) {
+        if constexpr (requires { loader.shard(std::size_t{0}, std::size_t{1}); }) {
+            loader.shard(std::size_t(group->rank()), std::size_t(group->size()));
+            replicas.emplace(net, *group, options.data_parallel);
+        } else {
+            throw value_error("lepton: fit: data-parallel training needs a loader that shards its batches "
+                              "(data::BatchLoader)");
+        }
+    }
+
     training_context<T> ctx;
+    if (group) {
+        ctx.rank = group->rank();
+        ctx.ranks = group->size();
+        ctx.barrier = [group] { group->barrier(); };
+    }
     ctx.parameters = net.parameters();
     ctx.snapshot = [&] { return snapshot(net); };
     ctx.restore = [&](const std::vector<T>& s) { restore(net, s); };
@@ -204,17 +266,34 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
         for (std::size_t b = 0; b < loader.batches(); ++b) {
             auto batch = loader[b];
             net.zero_grad();
-            const auto& out = net.forward(batch.features);
             const std::size_t n = batch.features.shape()[0];
-            const double batch_loss = double(loss(out, targets_of(batch)));
-            update_metrics(options.metrics, out, targets_of(batch));
+            double batch_loss = 0;
+            if (n > 0) {  // a data-parallel rank's share of the last batch may be empty
+                const auto& out = net.forward(batch.features);
+                batch_loss = double(loss(out, targets_of(batch)));
+                update_metrics(options.metrics, out, targets_of(batch));
+            }
+            std::size_t batch_samples = n;
+            if (group) {
+                // The global batch's loss, so that every rank decides alike whether to step.
+                double sums[2] = {batch_loss * double(n), double(n)};
+                group->all_reduce_sum(std::span<double>(sums));
+                batch_loss = sums[0] / sums[1];
+                batch_samples = std::size_t(sums[1]);
+            }
             if (std::isfinite(batch_loss)) {
-                net.backward(loss.gradient());
+                if (!group)
+                    net.backward(loss.gradient());
+                else if (n > 0)
+                    replicas->backward(loss.gradient(), false, double(n) / double(batch_samples));
+                else
+                    replicas->synchronize(0.0);
                 if (options.clip_grad_norm > 0) clip_grad_norm(net.gradients(), options.clip_grad_norm);
                 optimizer.step();
+                if (group) replicas->broadcast_buffers();  // BatchNorm statistics follow rank 0's, as PyTorch's DDP
             }
-            loss_sum += batch_loss * double(n);
-            seen += n;
+            loss_sum += batch_loss * double(batch_samples);
+            seen += batch_samples;
 
             logs batch_logs;
             batch_logs.set("loss", batch_loss);
@@ -232,10 +311,11 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
 
         logs epoch_logs;
         epoch_logs.set("loss", loss_sum / double(seen));
+        if (group) reduce_metrics(options.metrics, *group);
         for (const auto& m : options.metrics) epoch_logs.set(m->name(), m->result());
         if (options.validation) {
             const logs v = evaluate_into(net, loss, *options.validation, options.validation_batch_size,
-                                                 options.metrics, "val_");
+                                         options.metrics, "val_", group);
             for (const auto& [name, value] : v.items()) epoch_logs.set(name, value);
         }
         epoch_logs.set("lr", optimizer.learning_rate());
@@ -296,7 +376,7 @@ template <class Net, class Loss, std::size_t SampleRank, std::size_t TargetRank>
 logs evaluate(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& data,
               const evaluate_options<typename Net::value_type, TargetRank>& options = {})
 {
-    return detail::evaluate_into(net, loss, data, options.batch_size, options.metrics, "");
+    return detail::evaluate_into(net, loss, data, options.batch_size, options.metrics, "", options.process_group);
 }
 
 namespace detail {

@@ -21,8 +21,10 @@ public:
     explicit CSVLogger(std::string path, bool append = false) : path_(std::move(path)), append_(append) {}
 
     /// Opens the file.
-    void on_train_begin(training_context<T>&) override
+    void on_train_begin(training_context<T>& ctx) override
     {
+        writes_ = ctx.rank == 0;  // data-parallel training: one file, from rank 0
+        if (!writes_) return;
         // Appending to a file that already has rows keeps its header (Keras does the same).
         bool has_header = false;
         if (append_) {
@@ -37,6 +39,7 @@ public:
     /// Writes one row (the header first).
     void on_epoch_end(training_context<T>&, int epoch, const logs& l) override
     {
+        if (!writes_) return;
         if (columns_.empty()) {
             for (const auto& item : l.items()) columns_.push_back(item.first);
             if (!header_written_) {
@@ -62,6 +65,7 @@ public:
     void on_train_end(training_context<T>&) override { out_.close(); }
 
 private:
+    bool writes_ = true;
     std::string path_;
     bool append_;
     std::ofstream out_;

@@ -39,7 +39,7 @@ public:
     /// Redraws the picture with the epochs so far.
     void on_epoch_end(training_context<T>& ctx, int, const logs&) override
     {
-        if (ctx.history) plot_history(path_, *ctx.history, names_, title_);
+        if (ctx.history && ctx.rank == 0) plot_history(path_, *ctx.history, names_, title_);
     }
 
 private:

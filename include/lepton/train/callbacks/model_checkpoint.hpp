@@ -41,11 +41,14 @@ public:
     void on_train_begin(training_context<T>&) override { monitor_.reset(); }
 
     /// Saves when due; a non-finite monitored value never counts as best.
-    void on_epoch_end(training_context<T>&, int epoch, const logs& l) override
+    /// In data-parallel training rank 0 writes and every rank waits for it, so
+    /// that any rank may read the file afterwards.
+    void on_epoch_end(training_context<T>& ctx, int epoch, const logs& l) override
     {
         if (options_.save_best_only && !monitor_.improved(l)) return;
         const std::string path = expand(epoch + 1);
-        save_(path);
+        if (ctx.rank == 0) save_(path);
+        if (ctx.barrier) ctx.barrier();
         last_saved_ = path;
     }
 

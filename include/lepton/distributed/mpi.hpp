@@ -1,0 +1,170 @@
+#pragma once
+/// \file
+/// MPI for data-parallel training: `mpi::environment` starts and ends MPI,
+/// `mpi::group` is a `process_group` on an MPI communicator. Including this
+/// header is what brings in MPI (`<mpi.h>`; link `lepton::mpi` in CMake, or
+/// build with `mpicxx`); the rest of Lepton never needs it.
+///
+///     int main(int argc, char** argv) {
+///         lepton::distributed::mpi::environment mpi(argc, argv);
+///         lepton::distributed::mpi::group world;  // MPI_COMM_WORLD
+///         lepton::fit(net, optimizer, loss, train, {.epochs = 3, .batch_size = 32, .process_group = &world});
+///     }
+///
+/// Run with `mpirun -np 2 ./program`, with a hostfile across machines, or under Slurm's `srun`.
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "process_group.hpp"
+
+namespace lepton::distributed::mpi {
+
+/// An MPI call failed; the message names the call and MPI's own description.
+class mpi_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+/// Throws `mpi_error` naming `call` unless `code` is MPI_SUCCESS.
+inline void check(int code, const char* call)
+{
+    if (code == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    throw mpi_error(std::string("lepton: ") + call + " failed: " + std::string(text, std::size_t(length)));
+}
+
+} // namespace detail
+
+/// Initialises MPI for the program's lifetime (MPI_Init_thread, with
+/// MPI_THREAD_FUNNELED: only the thread that made it calls MPI; OpenMP
+/// threads and loader threads never do) and finalises it when destroyed.
+/// Make one at the top of `main`; if MPI is already initialised it does nothing.
+class environment {
+public:
+    /// Starts MPI with the program's arguments (mpirun's are removed from them).
+    environment(int& argc, char**& argv)
+    {
+        int initialized = 0;
+        MPI_Initialized(&initialized);
+        if (initialized) return;
+        int provided = 0;
+        detail::check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+        owner_ = true;
+    }
+    environment(const environment&) = delete;
+    environment& operator=(const environment&) = delete;
+    /// Finalises MPI if this object started it.
+    ~environment()
+    {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (owner_ && !finalized) MPI_Finalize();
+    }
+
+private:
+    bool owner_ = false;
+};
+
+/// A `process_group` over an MPI communicator (MPI_COMM_WORLD by default).
+/// Errors throw `mpi_error` instead of aborting the job.
+class group final : public process_group {
+public:
+    /// The group of `comm`'s processes; the communicator is duplicated, so
+    /// Lepton's messages never meet the program's own.
+    explicit group(MPI_Comm comm = MPI_COMM_WORLD)
+    {
+        detail::check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+        MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(comm_, &rank_);
+        MPI_Comm_size(comm_, &size_);
+    }
+    group(const group&) = delete;
+    group& operator=(const group&) = delete;
+    /// Frees the duplicated communicator (if MPI is still running).
+    ~group() override
+    {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (finalized) return;
+        if (!requests_.empty()) MPI_Waitall(int(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+        MPI_Comm_free(&comm_);
+    }
+
+    /// See `process_group`.
+    int rank() const noexcept override { return rank_; }
+    /// See `process_group`.
+    int size() const noexcept override { return size_; }
+    /// The duplicated communicator.
+    MPI_Comm communicator() const noexcept { return comm_; }
+
+    /// See `process_group`.
+    void all_reduce_sum(std::span<double> values) override
+    {
+        detail::check(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_DOUBLE, MPI_SUM, comm_),
+                      "MPI_Allreduce");
+    }
+    /// See `process_group`.
+    void broadcast(std::span<std::byte> bytes, int root) override
+    {
+        // In pieces of at most 1 GiB: MPI counts are int.
+        constexpr std::size_t piece = std::size_t{1} << 30;
+        for (std::size_t at = 0; at < bytes.size(); at += piece)
+            detail::check(MPI_Bcast(bytes.data() + at, int(std::min(piece, bytes.size() - at)), MPI_BYTE, root, comm_),
+                          "MPI_Bcast");
+    }
+    /// See `process_group`.
+    void barrier() override { detail::check(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+    /// See `process_group`.
+    void start_all_reduce_sum(std::span<float> values) override { start(values.data(), values.size(), MPI_FLOAT); }
+    /// See `process_group`.
+    void start_all_reduce_sum(std::span<double> values) override { start(values.data(), values.size(), MPI_DOUBLE); }
+    /// See `process_group`: one MPI_Testall over the open requests.
+    void progress() override
+    {
+        if (requests_.empty()) return;
+        int done = 0;
+        detail::check(MPI_Testall(int(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+        if (done) requests_.clear();
+    }
+    /// See `process_group`.
+    void wait_all() override
+    {
+        if (requests_.empty()) return;
+        const int code = MPI_Waitall(int(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+        requests_.clear();
+        detail::check(code, "MPI_Waitall");
+    }
+
+private:
+    void start(void* data, std::size_t count, MPI_Datatype type)
+    {
+        // Reductions larger than an int can count go in pieces.
+        constexpr std::size_t piece = std::size_t{1} << 30;
+        const std::size_t bytes = type == MPI_FLOAT ? sizeof(float) : sizeof(double);
+        for (std::size_t at = 0; at < count; at += piece) {
+            MPI_Request r;
+            detail::check(MPI_Iallreduce(MPI_IN_PLACE, static_cast<char*>(data) + at * bytes,
+                                         int(std::min(piece, count - at)), type, MPI_SUM, comm_, &r),
+                          "MPI_Iallreduce");
+            requests_.push_back(r);
+        }
+    }
+
+    MPI_Comm comm_ = MPI_COMM_NULL;
+    int rank_ = 0, size_ = 1;
+    std::vector<MPI_Request> requests_;
+};
+
+} // namespace lepton::distributed::mpi
