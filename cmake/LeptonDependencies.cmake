@@ -27,3 +27,7 @@ find_path(LEPTON_STB_INCLUDE_DIR stb_image_write.h PATH_SUFFIXES stb)
 # lepton::csv target adds it. Optional; Debian: libcsv-dev.
 find_path(LEPTON_CSV_INCLUDE_DIR csv.h)
 find_library(LEPTON_CSV_LIBRARY csv)
+
+# MPI for data-parallel training (distributed/mpi.hpp), the lepton::mpi target;
+# optional. Debian: libopenmpi-dev, openmpi-bin.
+find_package(MPI COMPONENTS CXX QUIET)

@@ -13,6 +13,9 @@ install(TARGETS lepton EXPORT lepton-targets)
 if(TARGET lepton_csv)
   install(TARGETS lepton_csv EXPORT lepton-targets)
 endif()
+if(TARGET lepton_mpi)
+  install(TARGETS lepton_mpi EXPORT lepton-targets)
+endif()
 install(EXPORT lepton-targets NAMESPACE lepton:: DESTINATION ${LEPTON_INSTALL_CMAKEDIR})
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/lepton-config.cmake.in

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config ccache zlib1g-dev
           libxtensor-dev libxsimd-dev xtl-dev nlohmann-json3-dev doctest-dev libbenchmark-dev
           libopenblas-dev libcsv-dev dataset-fashion-mnist fortunes doxygen python3 libstb-dev
-          clang libomp-dev libclang-rt-14-dev libfuzzer-14-dev)
+          clang libomp-dev libclang-rt-14-dev libfuzzer-14-dev openmpi-bin libopenmpi-dev)
 
 missing=()
 for p in "${packages[@]}"; do
