@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "../nn/gradient_hook.hpp"
+#include "../tensor/tensor.hpp"
 #include "../optim/parameter_ranges.hpp"
 #include "process_group.hpp"
 
@@ -124,18 +125,27 @@ public:
     /// Runs `net.backward(dy, input_grad)` and leaves in `gradients()` the
     /// weighted sum over ranks of every rank's gradients: `weight` is this
     /// rank's share (its samples over the global batch's; by default
-    /// 1 / size(), the average, as PyTorch). Inside `no_sync()` it only
-    /// accumulates, and the first backward after it reduces everything
-    /// accumulated. Returns the input gradient as `Network::backward` does.
+    /// 1 / size(), the average, as PyTorch). The pass runs on `weight` x dy,
+    /// which weights its parameter gradients at no extra pass over them.
+    /// Inside `no_sync()` it only accumulates (weighted alike), and the first
+    /// backward after it reduces everything accumulated. Returns this rank's
+    /// input gradient, as `Network::backward` does (scaled back, so equal to
+    /// rounding).
     const typename Net::input_type& backward(const typename Net::output_type& dy, bool input_grad = false,
                                              double weight = -1)
     {
-        if (syncing_off_) return net_->backward(dy, input_grad);
-        begin_reduction(weight);
+        // Gradients are linear in dy: scaling it by this rank's weight weights every
+        // parameter gradient of this pass, without a pass over the gradient buffer.
+        const value_type w = value_type(weight < 0 ? 1.0 / double(group_->size()) : weight);
+        ensure_shape(scaled_dy_, dy.shape());
+        xt::noalias(scaled_dy_) = dy * w;
+        if (syncing_off_) return net_->backward(scaled_dy_, input_grad);
+        begin_reduction();
         const gradient_hook hook{[](void* self, std::size_t from) { static_cast<DataParallel*>(self)->ready(from); },
                                  this};
-        const auto& dx = net_->backward(dy, input_grad, &hook);
+        const auto& dx = net_->backward(scaled_dy_, input_grad, &hook);
         finish_reduction();
+        if (input_grad && w != value_type(0)) rescale_input_gradient(dx, w);
         return dx;
     }
 
@@ -144,7 +154,9 @@ public:
     /// must still take part while the others reduce).
     void synchronize(double weight = -1)
     {
-        begin_reduction(weight);
+        const value_type w = value_type(weight < 0 ? 1.0 / double(group_->size()) : weight);
+        for (value_type& g : net_->gradients()) g *= w;
+        begin_reduction();
         ready(0);
         finish_reduction();
     }
@@ -212,9 +224,15 @@ private:
                                    "-parameter network; this is rank " + std::to_string(group_->rank()) + ")");
     }
 
-    void begin_reduction(double weight)
+    /// The input gradient of a pass run with dy scaled by `w`, scaled back: it is this rank's own.
+    static void rescale_input_gradient(const typename Net::input_type& dx, value_type w)
     {
-        weight_ = value_type(weight < 0 ? 1.0 / double(group_->size()) : weight);
+        auto& writable = const_cast<typename Net::input_type&>(dx);  // the workspace's buffer
+        writable *= value_type(1) / w;
+    }
+
+    void begin_reduction()
+    {
         buckets_ = make_buckets(net_->parameter_ranges(), sizeof(value_type), options_);
         started_ = 0;
     }
@@ -225,10 +243,7 @@ private:
         const auto grads = net_->gradients();
         for (; started_ < buckets_.size() && buckets_[started_].begin >= from; ++started_) {
             const gradient_bucket b = buckets_[started_];
-            const std::span<value_type> slice = grads.subspan(b.begin, b.end - b.begin);
-            if (weight_ != value_type(1))
-                for (value_type& g : slice) g *= weight_;
-            group_->start_all_reduce_sum(slice);
+            group_->start_all_reduce_sum(grads.subspan(b.begin, b.end - b.begin));
         }
         group_->progress();
         if (from == 0) backward_done_ = std::chrono::steady_clock::now();
@@ -246,7 +261,7 @@ private:
     data_parallel_options options_;
     std::vector<gradient_bucket> buckets_;
     std::size_t started_ = 0;
-    value_type weight_ = 1;
+    typename Net::output_type scaled_dy_;
     bool syncing_off_ = false;
     std::chrono::steady_clock::time_point backward_done_{};
     double last_wait_ = 0, total_wait_ = 0;
