@@ -60,8 +60,7 @@ int main(int argc, char** argv)
              .metrics = {std::make_shared<metrics::accuracy<float>>()}, .process_group = &world});
 
     // The replicas stayed equal, bit for bit (a collective: every rank asks).
-    distributed::DataParallel check(net, world);
-    const bool identical = check.parameters_agree();
+    const bool identical = distributed::parameters_agree(net, world);
     if (!root || history.epochs() == 0) return identical ? 0 : 1;
     std::printf("replicas identical: %s\n", identical ? "yes" : "NO");
     std::printf("test_loss: %.4f\ntest_accuracy: %.4f\n", history["val_loss"].back(), history["val_accuracy"].back());

@@ -118,6 +118,14 @@ TEST_CASE("sharded BatchLoader: the ranks' pieces make up the batches of one pro
             }
         }
     }
+    // A last batch with fewer samples than ranks: left out for training, split (some pieces empty) for evaluation.
+    const auto d = patterns(3 * 8 + 2, 3);
+    data::BatchLoader<float, 3> training(d, 8), evaluation(d, 8);
+    training.shard(2, 3);
+    evaluation.shard(2, 3, /*every_rank_gets_samples=*/false);
+    CHECK(training.batches() == 1);
+    CHECK(evaluation.batches() == 2);
+    CHECK(evaluation[1].labels.size() == 0);  // ranks 0 and 1 take the last two samples
     data::BatchLoader<float, 3> l(patterns(4, 1), 2);
     CHECK_THROWS_AS(l.shard(2, 2), value_error);
 }
@@ -149,7 +157,8 @@ TEST_CASE("DataParallel starts every rank from rank 0's parameters")
     CHECK(std::equal(net.parameters().begin(), net.parameters().end(), rank0.parameters().begin()));
     CHECK(replicas.parameters_agree());
     net.parameters()[0] += float(world->rank());
-    CHECK(replicas.parameters_agree() == (world->rank() == 0 && world->size() == 1));
+    CHECK(replicas.parameters_agree() == (world->size() == 1));
+    CHECK(dist::parameters_agree(net, *world) == (world->size() == 1));
 }
 
 TEST_CASE("ranks that built different networks get an error, not a hang")
@@ -261,8 +270,8 @@ TEST_CASE("frozen parameters are left out of the reduction")
 
 TEST_CASE("fit on 2 ranks x batch 32 follows 1 process x batch 64, and the ranks end bitwise equal")
 {
-    // 600 samples: the last global batch has 24 (12 per rank); 577: it has 1, and one rank none.
-    for (const std::size_t n : {std::size_t(600), std::size_t(577)}) {
+    // 600 samples: the last global batch has 24 (12 per rank); 579: 3, split 2 and 1.
+    for (const std::size_t n : {std::size_t(600), std::size_t(579)}) {
         CAPTURE(n);
         const auto train = patterns(n, 11), test = patterns(200, 12);
         const auto per_rank = std::size_t(64 / world->size());
@@ -280,6 +289,7 @@ TEST_CASE("fit on 2 ranks x batch 32 follows 1 process x batch 64, and the ranks
         auto [alone, alone_losses, alone_history] = run(nullptr, 64);
         auto [net, losses, history] = run(world, per_rank);
         REQUIRE(losses.size() == alone_losses.size());
+        CHECK(losses.size() == 3 * ((n + 63) / 64));
         double worst = 0;
         for (std::size_t i = 0; i < losses.size(); ++i) worst = std::max(worst, relative(losses[i], alone_losses[i]));
         CHECK(worst <= 1e-5);
@@ -334,6 +344,77 @@ TEST_CASE("callbacks decide alike on every rank; rank 0 writes the checkpoint, e
     CHECK(std::equal(loaded.parameters().begin(), loaded.parameters().end(), net.parameters().begin()));
     world->barrier();
     if (world->rank() == 0) std::filesystem::remove(path);
+}
+
+namespace {
+
+using SyncNet = Sequential<Input<1, 8, 8>, Conv2D<4, 3>, SyncBatchNorm2D<>, ReLU, MaxPool2D<2>, Flatten, Dense<3>>;
+using PlainNet = Sequential<Input<1, 8, 8>, Conv2D<4, 3>, BatchNorm2D<>, ReLU, MaxPool2D<2>, Flatten, Dense<3>>;
+
+} // namespace
+
+TEST_CASE("SyncBatchNorm2D: gradients and input gradients of the global batch")
+{
+    const int ranks = world->size();
+    const auto whole = patterns(16 * std::size_t(ranks), 90);
+    std::vector<std::size_t> mine_rows(16);
+    std::iota(mine_rows.begin(), mine_rows.end(), 16 * std::size_t(world->rank()));
+    const auto mine = data::select(whole, std::span<const std::size_t>(mine_rows));
+    CrossEntropyLoss<float> loss;
+    // One process with the whole batch and plain BatchNorm: what every rank must get.
+    PlainNet reference(8);
+    reference.zero_grad();
+    loss(reference.forward(whole.features), whole.labels);
+    const auto dx_all = reference.backward(loss.gradient(), true);
+    SyncNet net(8);
+    REQUIRE(std::equal(net.parameters().begin(), net.parameters().end(), reference.parameters().begin()));
+    dist::DataParallel replicas(net, *world);
+    net.zero_grad();
+    loss(net.forward(mine.features), mine.labels);
+    const auto dx = replicas.backward(loss.gradient(), true);
+    CHECK(relative(net.gradients(), reference.gradients()) <= 1e-5);
+    // This rank's input gradient is that of its own loss, the mean over its 16 samples.
+    double diff = 0, scale = 0;
+    for (std::size_t i = 0; i < dx.size(); ++i) {
+        const double expected = double(dx_all.data()[16 * 64 * std::size_t(world->rank()) + i]) * ranks;
+        diff = std::max(diff, std::abs(dx.data()[i] - expected));
+        scale = std::max(scale, std::abs(expected));
+    }
+    CHECK(diff <= 1e-5 * scale);
+    // The running statistics come from the global batch, on every rank.
+    auto& bn = net.layer<1>();
+    const auto& plain = reference.layer<1>();
+    for (std::size_t c = 0; c < 4; ++c) {
+        CHECK(bn.running_mean()[c] == doctest::Approx(plain.running_mean()[c]).epsilon(1e-5));
+        CHECK(bn.running_var()[c] == doctest::Approx(plain.running_var()[c]).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("fit with SyncBatchNorm2D on 2 ranks x 16 follows BatchNorm2D on 1 process x 32; unsynchronised, it does not")
+{
+    const auto train = patterns(320, 16), test = patterns(100, 17);
+    auto run = [&](auto net, dist::process_group* group, std::size_t batch) {
+        Adam optimizer(net, {.lr = 1e-2});
+        CrossEntropyLoss<float> loss;
+        auto losses = std::make_shared<batch_losses>();
+        fit(net, optimizer, loss, train,
+            {.epochs = 2, .batch_size = batch, .seed = 5, .validation = &test, .callbacks = {losses},
+             .verbose = verbosity::silent, .process_group = group});
+        return losses->values;
+    };
+    const auto per_rank = std::size_t(32 / world->size());
+    const auto alone = run(PlainNet(9), nullptr, 32);
+    const auto synced = run(SyncNet(9), world, per_rank);
+    const auto unsynced = run(PlainNet(9), world, per_rank);
+    REQUIRE(synced.size() == alone.size());
+    double worst = 0, unsynced_worst = 0;
+    for (std::size_t i = 0; i < alone.size(); ++i) {
+        worst = std::max(worst, relative(synced[i], alone[i]));
+        unsynced_worst = std::max(unsynced_worst, relative(unsynced[i], alone[i]));
+    }
+    CHECK(worst <= 1e-5);
+    CHECK(unsynced_worst > 1e-3);  // per-rank statistics: another training run
+    CHECK(std::string(SyncNet::layer_type<1>::kind) == "SyncBatchNorm");
 }
 
 int main(int argc, char** argv)

@@ -127,8 +127,8 @@ public:
     /// Number of batches per epoch (the last one may be smaller).
     std::size_t batches() const noexcept
     {
-        const std::size_t global = batch_size_ * ranks_;
-        return (order_.size() + global - 1) / global;
+        const std::size_t global = batch_size_ * ranks_, full = order_.size() / global, rest = order_.size() % global;
+        return full + (rest > 0 && (!every_rank_gets_samples_ || rest >= ranks_) ? 1 : 0);
     }
 
     /// Data-parallel training: makes this loader hand out rank `rank`'s share
@@ -136,16 +136,21 @@ public:
     /// Every rank's loader, built with the same seed, draws the same order each
     /// epoch, and batch `b` of rank `r` is the r-th of `ranks` consecutive
     /// pieces of the b-th batch one process with `ranks` times the batch size
-    /// would see (the last, smaller batch is split as evenly as possible; a
-    /// rank's piece may then be empty). A transform draws from a generator of
-    /// the rank's own, so that the shared order stays shared.
-    void shard(std::size_t rank, std::size_t ranks)
+    /// would see. The last, smaller batch is split as evenly as possible; with
+    /// `every_rank_gets_samples` it is left out when it has fewer samples than
+    /// there are ranks, so that every rank has a sample of every batch, as
+    /// synchronised BatchNorm needs (PyTorch's DistributedSampler pads
+    /// instead); without, a rank's piece of it may be empty (evaluation). A
+    /// transform draws from a generator of the rank's own, so that the shared
+    /// order stays shared.
+    void shard(std::size_t rank, std::size_t ranks, bool every_rank_gets_samples = true)
     {
         if (ranks == 0 || rank >= ranks)
             throw value_error("lepton: BatchLoader::shard: rank " + std::to_string(rank) + " of " +
                               std::to_string(ranks) + " ranks");
         rank_ = rank;
         ranks_ = ranks;
+        every_rank_gets_samples_ = every_rank_gets_samples;
         augment_rng_ = random_engine(seed_ + 0x9e3779b97f4a7c15ull * (rank + 1));
     }
     /// Samples in batch `b` over all ranks (the global batch).
@@ -251,6 +256,7 @@ private:
     random_engine rng_;
     std::vector<std::size_t> order_;
     std::size_t rank_ = 0, ranks_ = 1;
+    bool every_rank_gets_samples_ = true;
     random_engine augment_rng_;
     batch_type x_;
     std::vector<std::int32_t> labels_;

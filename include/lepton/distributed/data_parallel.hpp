@@ -16,6 +16,9 @@
 /// when every bucket has arrived, so the optimizer step that follows sees the
 /// average on every rank. Frozen parameters are left out.
 ///
+/// While it lives, the network's `SyncBatchNorm` layers reduce their batch
+/// statistics over the group.
+///
 /// No MPI here: the group does the communication (`distributed/mpi.hpp`).
 
 #include <algorithm>
@@ -82,6 +85,30 @@ inline std::vector<gradient_bucket> make_buckets(std::span<const parameter_range
     return buckets;
 }
 
+namespace detail {
+
+/// FNV-1a over `bytes`, continuing from `h`.
+inline std::uint64_t hash_bytes(std::span<const std::byte> bytes, std::uint64_t h = 1469598103934665603ull)
+{
+    for (const std::byte b : bytes) h = (h ^ std::uint64_t(b)) * 1099511628211ull;
+    return h;
+}
+
+} // namespace detail
+
+/// Whether `net`'s parameters are bitwise equal on every rank of `group` (a
+/// collective: every rank must call it; every rank gets the answer).
+template <class Net>
+bool parameters_agree(const Net& net, process_group& group)
+{
+    const std::uint64_t h = detail::hash_bytes(std::as_bytes(net.parameters()));
+    std::uint64_t root = h;
+    group.broadcast(std::as_writable_bytes(std::span<std::uint64_t>(&root, 1)), 0);
+    double differs = root != h ? 1.0 : 0.0;
+    group.all_reduce_sum(std::span<double>(&differs, 1));
+    return differs == 0.0;
+}
+
 /// Data-parallel training of `net` over `group`: see the file's description.
 /// The network must outlive this object; one `DataParallel` per network.
 template <class Net>
@@ -99,9 +126,15 @@ public:
         check_replicas();
         broadcast_parameters();
         broadcast_buffers();
+        if constexpr (requires { net.set_process_group(&group); }) net.set_process_group(&group);
     }
     DataParallel(const DataParallel&) = delete;
     DataParallel& operator=(const DataParallel&) = delete;
+    /// Detaches the network's `SyncBatchNorm` layers from the group.
+    ~DataParallel()
+    {
+        if constexpr (requires { net_->set_process_group(nullptr); }) net_->set_process_group(nullptr);
+    }
 
     /// The group.
     process_group& group() const noexcept { return *group_; }
@@ -187,32 +220,18 @@ public:
 
     /// Whether every rank's parameters are bitwise those of rank 0 (a
     /// collective: every rank must call it).
-    bool parameters_agree()
-    {
-        const auto p = net_->parameters();
-        const std::uint64_t h = hash_bytes(std::as_bytes(p));
-        std::uint64_t root = h;
-        group_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(&root, 1)), 0);
-        double differs = root != h ? 1.0 : 0.0;
-        group_->all_reduce_sum(std::span<double>(&differs, 1));
-        return differs == 0.0;
-    }
+    bool parameters_agree() const { return distributed::parameters_agree(*net_, *group_); }
 
 private:
-    static std::uint64_t hash_bytes(std::span<const std::byte> bytes, std::uint64_t h = 1469598103934665603ull)
-    {
-        for (const std::byte b : bytes) h = (h ^ std::uint64_t(b)) * 1099511628211ull;  // FNV-1a
-        return h;
-    }
 
     /// Every rank compares a hash of its network type and sizes with rank 0's,
     /// and all ranks learn whether any differs, so all throw together.
     void check_replicas()
     {
         const std::string_view type = typeid(Net).name();
-        std::uint64_t h = hash_bytes(std::as_bytes(std::span<const char>(type.data(), type.size())));
+        std::uint64_t h = detail::hash_bytes(std::as_bytes(std::span<const char>(type.data(), type.size())));
         const std::uint64_t sizes[2] = {std::uint64_t(Net::parameter_count), std::uint64_t(net_->parameters().size())};
-        h = hash_bytes(std::as_bytes(std::span<const std::uint64_t>(sizes)), h);
+        h = detail::hash_bytes(std::as_bytes(std::span<const std::uint64_t>(sizes)), h);
         std::uint64_t root = h;
         group_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(&root, 1)), 0);
         double mismatched[2] = {root != h ? 1.0 : 0.0, root != h ? double(group_->rank()) : 0.0};

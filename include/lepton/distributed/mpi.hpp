@@ -13,6 +13,13 @@
 ///
 /// Run with `mpirun -np 2 ./program`, with a hostfile across machines, or under Slurm's `srun`.
 
+// Lepton uses MPI's C API; leave out the deprecated C++ bindings (and their warnings).
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #include <algorithm>

@@ -15,10 +15,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "../core/real.hpp"
 #include "../kernels/elementwise.hpp"
+#include "../distributed/process_group.hpp"
 #include "../kernels/parallel.hpp"
 #include "layer.hpp"
 
@@ -30,7 +33,8 @@ struct batchnorm_input_rank_must_be {
 };
 
 /// What `BatchNorm2D / BatchNorm1D` binds to; it meets the layer interface described in layers/layer.hpp.
-template <class T, class Backend, class In, std::size_t Index, std::size_t Rank, real Momentum, real Eps>
+template <class T, class Backend, class In, std::size_t Index, std::size_t Rank, real Momentum, real Eps,
+          bool Sync = false>
 class batchnorm_layer : public detail::layer_base<T, In, In> {
     static_assert(batchnorm_input_rank_must_be<layer_index<Index>, In, Rank>::value,
                   "Lepton wiring error: BatchNorm2D needs an input [channels, height, width], BatchNorm1D [features]");
@@ -42,7 +46,7 @@ public:
     using typename base::input_type;
     using typename base::output_type;
     /// Name shown in summaries and error messages.
-    static constexpr const char* kind = Rank == 3 ? "BatchNorm2D" : "BatchNorm1D";
+    static constexpr const char* kind = Sync ? "SyncBatchNorm" : Rank == 3 ? "BatchNorm2D" : "BatchNorm1D";
     /// Number of learnable parameters.
     static constexpr std::size_t parameter_count = 2 * channels;
     /// Running mean and variance, kept in the network's buffer storage (model
@@ -115,7 +119,9 @@ public:
     /// With `fuse_relu`, backward also applies the ReLU's gradient.
     static constexpr bool fuses_relu_gradient = true;
 
-    /// Forward pass on a batch; returns the layer's own output buffer.
+    /// Forward pass on a batch; returns the layer's own output buffer. A
+    /// synchronised layer in training mode, in a network with a process group
+    /// of several ranks, normalises with the statistics of the global batch.
     const output_type& forward(const input_type& x, context& ctx)
     {
         const std::size_t n = this->batch_of(x);
@@ -124,65 +130,23 @@ public:
         training_ = ctx.training && !(ctx.frozen.batchnorm == frozen_batchnorm::inference &&
                                       ctx.frozen.is_frozen(gamma_) && ctx.frozen.is_frozen(beta_));
         if (training_) ++*batches_tracked_;
+        group_ = nullptr;
+        if constexpr (Sync)
+            if (training_ && ctx.group && ctx.group->size() > 1) group_ = ctx.group;
+        if (group_) return forward_synchronized(x, y, n);
         const std::size_t count = n * plane;
         for_each_channel([&](std::size_t c) {
             T mean, var;
             if (training_) {
-                // One pass over memory: each image's plane is summed, then its
-                // squared deviations from its own mean are summed while it is
-                // still in L1, and the planes are merged one by one in double
-                // (Chan, Golub and LeVeque's update), as stable as two passes
-                // over the whole channel.
-                double total_mean = 0, ss = 0;
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T* p = x.data() + (i * channels + c) * plane;
-                    const double plane_mean = double(kernels::sum(plane, p)) / double(plane);
-                    const T center = T(plane_mean);
-                    const double plane_ss = double(kernels::sum_of(plane, p, [center](auto v) {
-                        const auto d = v - decltype(v)(center);
-                        return d * d;
-                    }));
-                    // About the plane's mean, not the rounded center: sum (x - center) = plane * (mean - center).
-                    const double off = plane_mean - double(center);
-                    const double merged = double(i * plane), delta = plane_mean - total_mean;
-                    total_mean += delta * double(plane) / (merged + double(plane));
-                    ss += std::max(0.0, plane_ss - double(plane) * off * off) +
-                          delta * delta * merged * double(plane) / (merged + double(plane));
-                }
-                mean = T(total_mean);
+                const auto [batch_mean, ss] = channel_statistics(x, n, c);
+                mean = T(batch_mean);
                 var = T(ss / double(count));
-                const double unbiased = count > 1 ? ss / double(count - 1) : ss;
-                // A non-finite batch (a diverged step, a corrupt sample) would make the
-                // running statistics NaN for good; PyTorch folds it in regardless, and
-                // evaluation after it is NaN. Lepton keeps the channel's statistics as
-                // they were (the batch's own output is still computed from it).
-                const T next_mean = T((1 - Momentum) * running_mean_[c] + Momentum * mean);
-                const T next_var = T((1 - Momentum) * running_var_[c] + Momentum * unbiased);
-                if (std::isfinite(next_mean) && std::isfinite(next_var)) {
-                    running_mean_[c] = next_mean;
-                    running_var_[c] = next_var;
-                }
+                update_running(c, mean, count > 1 ? ss / double(count - 1) : ss);
             } else {
                 mean = running_mean_[c];
                 var = running_var_[c];
             }
-            const T inv_std = T(1) / std::sqrt(var + T(Eps));
-            mean_[c] = mean;
-            inv_std_[c] = inv_std;
-            // y = gamma * (x - mean) * inv_std + beta = x * scale + shift (then max(0, .) with a fused ReLU)
-            const T scale = gamma_[c] * inv_std, shift = beta_[c] - mean * scale;
-            // (No max with -infinity when unfused: the vector max returns its second operand for a NaN.)
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::size_t at = (i * channels + c) * plane;
-                if (relu_)
-                    kernels::map(plane, x.data() + at, y.data() + at, [scale, shift](auto v) {
-                        using V = decltype(v);
-                        return xsimd::max(v * V(scale) + V(shift), V(0));
-                    });
-                else
-                    kernels::map(plane, x.data() + at, y.data() + at,
-                                 [scale, shift](auto v) { return v * decltype(v)(scale) + decltype(v)(shift); });
-            }
+            normalize_channel(x, y, n, c, mean, var);
         });
         return y;
     }
@@ -196,6 +160,146 @@ public:
     }
 
 private:
+    /// The mean of channel `c` over the batch and the sum of squared
+    /// deviations from it, in one pass over memory: each image's plane is
+    /// summed, then its squared deviations from its own mean are summed while
+    /// it is still in L1, and the planes are merged one by one in double
+    /// (Chan, Golub and LeVeque's update), as stable as two passes over the
+    /// whole channel.
+    static std::pair<double, double> channel_statistics(const input_type& x, std::size_t n, std::size_t c)
+    {
+        double total_mean = 0, ss = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const T* p = x.data() + (i * channels + c) * plane;
+            const double plane_mean = double(kernels::sum(plane, p)) / double(plane);
+            const T center = T(plane_mean);
+            const double plane_ss = double(kernels::sum_of(plane, p, [center](auto v) {
+                const auto d = v - decltype(v)(center);
+                return d * d;
+            }));
+            // About the plane's mean, not the rounded center: sum (x - center) = plane * (mean - center).
+            const double off = plane_mean - double(center);
+            const double merged = double(i * plane), delta = plane_mean - total_mean;
+            total_mean += delta * double(plane) / (merged + double(plane));
+            ss += std::max(0.0, plane_ss - double(plane) * off * off) +
+                  delta * delta * merged * double(plane) / (merged + double(plane));
+        }
+        return {total_mean, ss};
+    }
+
+    /// Folds a batch's mean and unbiased variance into the running statistics.
+    void update_running(std::size_t c, T mean, double unbiased)
+    {
+        // A non-finite batch (a diverged step, a corrupt sample) would make the
+        // running statistics NaN for good; PyTorch folds it in regardless, and
+        // evaluation after it is NaN. Lepton keeps the channel's statistics as
+        // they were (the batch's own output is still computed from it).
+        const T next_mean = T((1 - Momentum) * running_mean_[c] + Momentum * mean);
+        const T next_var = T((1 - Momentum) * running_var_[c] + Momentum * unbiased);
+        if (std::isfinite(next_mean) && std::isfinite(next_var)) {
+            running_mean_[c] = next_mean;
+            running_var_[c] = next_var;
+        }
+    }
+
+    /// y = gamma * (x - mean) * inv_std + beta for channel `c`, remembering mean and inv_std for backward.
+    void normalize_channel(const input_type& x, output_type& y, std::size_t n, std::size_t c, T mean, T var)
+    {
+        const T inv_std = T(1) / std::sqrt(var + T(Eps));
+        mean_[c] = mean;
+        inv_std_[c] = inv_std;
+        // y = x * scale + shift (then max(0, .) with a fused ReLU)
+        const T scale = gamma_[c] * inv_std, shift = beta_[c] - mean * scale;
+        // (No max with -infinity when unfused: the vector max returns its second operand for a NaN.)
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t at = (i * channels + c) * plane;
+            if (relu_)
+                kernels::map(plane, x.data() + at, y.data() + at, [scale, shift](auto v) {
+                    using V = decltype(v);
+                    return xsimd::max(v * V(scale) + V(shift), V(0));
+                });
+            else
+                kernels::map(plane, x.data() + at, y.data() + at,
+                             [scale, shift](auto v) { return v * decltype(v)(scale) + decltype(v)(shift); });
+        }
+    }
+
+    /// Training forward with the global batch's statistics: every rank's
+    /// count, mean and squared deviations are combined exactly as the planes
+    /// are (two all-reduces: the means first, then the deviations about the
+    /// global mean), as PyTorch's SyncBatchNorm does.
+    const output_type& forward_synchronized(const input_type& x, output_type& y, std::size_t n)
+    {
+        const double count = double(n * plane);
+        std::vector<double> sums(channels + 1), deviations(channels);
+        std::vector<double> local_mean(channels), local_ss(channels);
+        for_each_channel([&](std::size_t c) {
+            std::tie(local_mean[c], local_ss[c]) = channel_statistics(x, n, c);
+            sums[c] = count * local_mean[c];
+        });
+        sums[channels] = count;
+        group_->all_reduce_sum(sums);
+        const double total = sums[channels];
+        for (std::size_t c = 0; c < channels; ++c) {
+            const double d = local_mean[c] - sums[c] / total;
+            deviations[c] = local_ss[c] + count * d * d;
+        }
+        group_->all_reduce_sum(deviations);
+        global_count_ = total;
+        for_each_channel([&](std::size_t c) {
+            const T mean = T(sums[c] / total);
+            const double ss = deviations[c];
+            update_running(c, mean, total > 1 ? ss / (total - 1) : ss);
+            normalize_channel(x, y, n, c, mean, T(ss / total));
+        });
+        return y;
+    }
+
+    /// Channel `c`'s sums of the (gated) gradient and of the gradient times x - mean.
+    template <class Gate>
+    std::pair<double, double> gradient_sums(const input_type& x, const output_type& dy, std::size_t n, std::size_t c,
+                                            Gate gate) const
+    {
+        const T mean = mean_[c];
+        const T* y = this->y_.data();
+        // Per-image vector sums, added up in double: one pass, and no long float chains.
+        double s_dy = 0, s_dy_centered = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t at = (i * channels + c) * plane;
+            s_dy += double(kernels::sum_of(plane, dy.data() + at, y + at, gate));
+            s_dy_centered += double(kernels::sum_of(plane, dy.data() + at, x.data() + at, y + at,
+                                                    [mean, gate](auto g, auto v, auto out) {
+                                                        return gate(g, out) * (v - decltype(v)(mean));
+                                                    }));
+        }
+        return {s_dy, s_dy_centered};
+    }
+
+    /// dL/dx of channel `c` from the sums of its gradient over `count` values (the batch, or the global batch).
+    template <class Gate>
+    void input_gradient(const input_type& x, const output_type& dy, input_type& dx, std::size_t n, std::size_t c,
+                        T sum_dy, T sum_dy_xhat, T count, Gate gate) const
+    {
+        const T mean = mean_[c], inv_std = inv_std_[c];
+        const T* y = this->y_.data();
+        const T g = gamma_[c] * inv_std;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t at = (i * channels + c) * plane;
+            if (training_) {
+                // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+                const T a = sum_dy / count, b = sum_dy_xhat / count;
+                kernels::map(plane, dy.data() + at, x.data() + at, y + at, dx.data() + at,
+                             [=](auto d, auto v, auto out) {
+                                 using V = decltype(v);
+                                 return V(g) * (gate(d, out) - V(a) - (v - V(mean)) * V(inv_std) * V(b));
+                             });
+            } else {
+                kernels::map(plane, dy.data() + at, y + at, dx.data() + at,
+                             [g, gate](auto d, auto out) { return gate(d, out) * decltype(d)(g); });
+            }
+        }
+    }
+
     /// The backward pass on dL/dy' = gate(dL/dy, y): the ReLU's gradient when
     /// it is fused (y is the layer's own output, already past the ReLU).
     template <class Gate>
@@ -203,40 +307,30 @@ private:
     {
         const std::size_t n = this->batch_of(x);
         input_type* dx = input_grad ? &this->input_grad_like(x) : nullptr;
-        const T* y = this->y_.data();
+        if (group_) {
+            // The weight and bias gradients are this rank's (data-parallel training sums them over the ranks);
+            // the input gradient needs the sums over the global batch the statistics came from.
+            std::vector<double> sums(2 * channels);
+            for_each_channel([&](std::size_t c) {
+                std::tie(sums[c], sums[channels + c]) = gradient_sums(x, dy, n, c, gate);
+                dbeta_[c] += T(sums[c]);
+                dgamma_[c] += T(sums[channels + c] * double(inv_std_[c]));
+            });
+            if (!dx) return this->dx_;
+            group_->all_reduce_sum(sums);
+            for_each_channel([&](std::size_t c) {
+                input_gradient(x, dy, *dx, n, c, T(sums[c]), T(sums[channels + c] * double(inv_std_[c])),
+                               T(global_count_), gate);
+            });
+            return *dx;
+        }
         const T count = T(n * plane);
         for_each_channel([&](std::size_t c) {
-            const T mean = mean_[c], inv_std = inv_std_[c];
-            // Per-image vector sums, added up in double: one pass, and no long float chains.
-            double s_dy = 0, s_dy_centered = 0;
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::size_t at = (i * channels + c) * plane;
-                s_dy += double(kernels::sum_of(plane, dy.data() + at, y + at, gate));
-                s_dy_centered += double(kernels::sum_of(plane, dy.data() + at, x.data() + at, y + at,
-                                                        [mean, gate](auto g, auto v, auto out) {
-                                                            return gate(g, out) * (v - decltype(v)(mean));
-                                                        }));
-            }
-            const T sum_dy = T(s_dy), sum_dy_xhat = T(s_dy_centered * double(inv_std));
+            const auto [s_dy, s_dy_centered] = gradient_sums(x, dy, n, c, gate);
+            const T sum_dy = T(s_dy), sum_dy_xhat = T(s_dy_centered * double(inv_std_[c]));
             dbeta_[c] += sum_dy;
             dgamma_[c] += sum_dy_xhat;
-            if (!dx) return;
-            const T g = gamma_[c] * inv_std;
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::size_t at = (i * channels + c) * plane;
-                if (training_) {
-                    // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
-                    const T a = sum_dy / count, b = sum_dy_xhat / count;
-                    kernels::map(plane, dy.data() + at, x.data() + at, y + at, dx->data() + at,
-                                 [=](auto d, auto v, auto out) {
-                                     using V = decltype(v);
-                                     return V(g) * (gate(d, out) - V(a) - (v - V(mean)) * V(inv_std) * V(b));
-                                 });
-                } else {
-                    kernels::map(plane, dy.data() + at, y + at, dx->data() + at,
-                                 [g, gate](auto d, auto out) { return gate(d, out) * decltype(d)(g); });
-                }
-            }
+            if (dx) input_gradient(x, dy, *dx, n, c, sum_dy, sum_dy_xhat, count, gate);
         });
         return dx ? *dx : this->dx_;
     }
@@ -259,6 +353,8 @@ private:
     T* running_var_ = nullptr;
     std::int64_t* batches_tracked_ = nullptr;
     std::vector<T> mean_, inv_std_;
+    distributed::process_group* group_ = nullptr;  ///< set by a synchronised training forward pass
+    double global_count_ = 0;                      ///< values per channel in the global batch
     bool training_ = false;
     bool relu_ = false;
 };
@@ -277,6 +373,27 @@ struct BatchNorm1D {
     /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
     template <class T, class Backend, class In, std::size_t Index>
     using bind = batchnorm_layer<T, Backend, In, Index, 1, Momentum, Eps>;
+};
+
+/// `SyncBatchNorm2D<Momentum = 0.1, Eps = 1e-5>`: BatchNorm2D whose training
+/// statistics (and the input gradient's sums) cover the global batch of
+/// data-parallel training, every rank's samples (PyTorch's `SyncBatchNorm`,
+/// which runs on GPUs only; the same parameter and buffer names). Outside
+/// data-parallel training, and in evaluation, it is BatchNorm2D. Every rank
+/// must run every training forward pass: the reductions are collectives.
+template <real Momentum = 0.1, real Eps = 1e-5>
+struct SyncBatchNorm2D {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = batchnorm_layer<T, Backend, In, Index, 3, Momentum, Eps, true>;
+};
+
+/// `SyncBatchNorm1D<Momentum = 0.1, Eps = 1e-5>`: BatchNorm1D over the global batch (see `SyncBatchNorm2D`).
+template <real Momentum = 0.1, real Eps = 1e-5>
+struct SyncBatchNorm1D {
+    /// The layer this spec becomes once the network binds it to a scalar type, backend, input shape and index.
+    template <class T, class Backend, class In, std::size_t Index>
+    using bind = batchnorm_layer<T, Backend, In, Index, 1, Momentum, Eps, true>;
 };
 
 } // namespace lepton

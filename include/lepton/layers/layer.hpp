@@ -45,6 +45,9 @@
 namespace lepton {
 
 class Graph;
+namespace distributed {
+class process_group;
+}
 
 /// What a BatchNorm whose weight and bias are both frozen does in training mode.
 enum class frozen_batchnorm {
@@ -87,6 +90,8 @@ struct context {
     const Graph* graph = nullptr;  ///< the graph node features belong to (graph layers only)
     /// The network's frozen parameters (none outside a network).
     frozen_parameters frozen{};
+    /// Data-parallel training: the ranks a synchronised BatchNorm reduces its statistics over (none otherwise).
+    distributed::process_group* group = nullptr;
 };
 
 /// Shape of one parameter tensor, for enumeration and checkpoints.

@@ -180,7 +180,7 @@ public:
     /// only be destroyed or assigned to.
     Network(Network&& other) noexcept
         : store_(std::move(other.store_)), rng_(std::move(other.rng_)), training_(other.training_),
-          frozen_batchnorm_(other.frozen_batchnorm_), own_(std::move(other.own_))
+          frozen_batchnorm_(other.frozen_batchnorm_), group_(other.group_), own_(std::move(other.own_))
     {
         if (own_) own_->owner_ = this;
     }
@@ -192,6 +192,7 @@ public:
         rng_ = std::move(other.rng_);
         training_ = other.training_;
         frozen_batchnorm_ = other.frozen_batchnorm_;
+        group_ = other.group_;
         own_ = std::move(other.own_);
         if (own_) own_->owner_ = this;
         return *this;
@@ -373,6 +374,13 @@ public:
     /// The generator behind initialisation and dropout masks.
     random_engine& rng() noexcept { return rng_; }
 
+    /// The ranks that `SyncBatchNorm` layers reduce their batch statistics
+    /// over in training mode (`distributed::DataParallel` sets it for its
+    /// lifetime); null, the default, normalises with this process's batch alone.
+    void set_process_group(distributed::process_group* group) noexcept { group_ = group; }
+    /// See `set_process_group`.
+    distributed::process_group* process_group() const noexcept { return group_; }
+
     /// Re-initialises every parameter from `seed`.
     void initialize(std::uint64_t seed)
     {
@@ -412,7 +420,7 @@ private:
     /// The own workspace's context: the network's mode and generator.
     context own_context(const Graph* graph) noexcept
     {
-        return {training_, &rng_, graph, {store_.params(), &store_.tensor_ranges(), frozen_batchnorm_}};
+        return {training_, &rng_, graph, {store_.params(), &store_.tensor_ranges(), frozen_batchnorm_}, group_};
     }
 
     /// `ws` bound to this network (a workspace made for another network of this type rebinds).
@@ -484,6 +492,7 @@ private:
     random_engine rng_;
     bool training_ = true;
     frozen_batchnorm frozen_batchnorm_ = frozen_batchnorm::inference;
+    distributed::process_group* group_ = nullptr;  ///< not copied: a copy is a network of its own
     std::unique_ptr<workspace> own_;  ///< on the heap, so that moving the network keeps it in place
 };
 

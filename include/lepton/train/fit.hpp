@@ -190,7 +190,7 @@ logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value
     net.eval();
     for (const auto& m : ms) m->reset();
     data::BatchLoader loader(data, batch_size, /*shuffle=*/false);
-    if (group) loader.shard(std::size_t(group->rank()), std::size_t(group->size()));
+    if (group) loader.shard(std::size_t(group->rank()), std::size_t(group->size()), /*every_rank_gets_samples=*/false);
     double sums[2] = {0, 0};  // loss over the samples, samples
     for (std::size_t b = 0; b < loader.batches(); ++b) {
         auto batch = loader[b];
