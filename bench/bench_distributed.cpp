@@ -186,11 +186,13 @@ int main(int argc, char** argv)
         const result slow{worst[0], worst[1]};
         if (root) {
             row(c.name, 128, slow, 2, peak);
+            std::printf("%-44s %zu of %zu buckets started before the first layer's backward\n", "",
+                        replicas.overlapped_buckets(), replicas.buckets().size());
             if (&c == &sweep[0])
                 std::printf("%-44s %.1f%% weak-scaling efficiency (per-rank samples/s vs 1 x 1), %.2fx 1 x 2 threads at "
-                            "batch 128, %zu buckets\n",
+                            "batch 128\n",
                             "", one.seconds_per_step / slow.seconds_per_step * 100,
-                            two_threads_128.seconds_per_step / slow.seconds_per_step, replicas.buckets().size());
+                            two_threads_128.seconds_per_step / slow.seconds_per_step);
         }
     }
     return 0;

@@ -172,12 +172,11 @@ public:
         const value_type w = value_type(weight < 0 ? 1.0 / double(group_->size()) : weight);
         ensure_shape(scaled_dy_, dy.shape());
         xt::noalias(scaled_dy_) = dy * w;
-        if (syncing_off_) return net_->backward(scaled_dy_, input_grad);
-        begin_reduction();
         const gradient_hook hook{[](void* self, std::size_t from) { static_cast<DataParallel*>(self)->ready(from); },
                                  this};
-        const auto& dx = net_->backward(scaled_dy_, input_grad, &hook);
-        finish_reduction();
+        if (!syncing_off_) begin_reduction();
+        const auto& dx = net_->backward(scaled_dy_, input_grad, syncing_off_ ? nullptr : &hook);
+        if (!syncing_off_) finish_reduction();
         if (input_grad && w != value_type(0)) rescale_input_gradient(dx, w);
         return dx;
     }
@@ -213,6 +212,9 @@ public:
 
     /// The buckets of the last reduction, in the order they were started.
     const std::vector<gradient_bucket>& buckets() const noexcept { return buckets_; }
+    /// How many buckets of the last `backward` started before its last layer
+    /// (the first) had run: the ones whose communication overlapped computation.
+    std::size_t overlapped_buckets() const noexcept { return overlapped_; }
     /// Seconds the last `backward` waited for communication after its last layer.
     double last_wait_seconds() const noexcept { return last_wait_; }
     /// Seconds waited in all `backward` calls so far.
@@ -252,6 +254,7 @@ private:
 
     void begin_reduction()
     {
+        overlapped_ = 0;
         buckets_ = make_buckets(net_->parameter_ranges(), sizeof(value_type), options_);
         started_ = 0;
     }
@@ -265,7 +268,10 @@ private:
             group_->start_all_reduce_sum(grads.subspan(b.begin, b.end - b.begin));
         }
         group_->progress();
-        if (from == 0) backward_done_ = std::chrono::steady_clock::now();
+        if (from == 0)
+            backward_done_ = std::chrono::steady_clock::now();
+        else
+            overlapped_ = started_;
     }
 
     void finish_reduction()
@@ -279,7 +285,7 @@ private:
     process_group* group_;
     data_parallel_options options_;
     std::vector<gradient_bucket> buckets_;
-    std::size_t started_ = 0;
+    std::size_t started_ = 0, overlapped_ = 0;
     typename Net::output_type scaled_dy_;
     bool syncing_off_ = false;
     std::chrono::steady_clock::time_point backward_done_{};

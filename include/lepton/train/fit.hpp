@@ -151,7 +151,6 @@ void restore(Net& net, const std::vector<typename Net::value_type>& s)
         });
 }
 
-/// Loss and metrics over a data set in evaluation mode; keys prefixed with `prefix`.
 /// Adds every metric's counts over the ranks of `group`; throws `value_error`
 /// on every rank for a metric that cannot be combined so.
 template <class Metrics>
@@ -179,6 +178,8 @@ void reduce_metrics(const Metrics& ms, distributed::process_group& group)
     }
 }
 
+/// Loss and metrics over a data set in evaluation mode; keys prefixed with
+/// `prefix`. With a group, every rank evaluates its share and gets the whole set's results.
 template <class Net, class Loss, std::size_t SampleRank, std::size_t TargetRank>
 logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value_type, SampleRank, TargetRank>& data,
                    std::size_t batch_size,
@@ -268,7 +269,7 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
             net.zero_grad();
             const std::size_t n = batch.features.shape()[0];
             double batch_loss = 0;
-            if (n > 0) {  // a data-parallel rank's share of the last batch may be empty
+            if (n > 0 || !group) {  // a data-parallel rank's share of a last batch may be empty
                 const auto& out = net.forward(batch.features);
                 batch_loss = double(loss(out, targets_of(batch)));
                 update_metrics(options.metrics, out, targets_of(batch));
