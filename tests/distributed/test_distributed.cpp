@@ -5,6 +5,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -394,6 +395,62 @@ TEST_CASE("SyncBatchNorm2D: gradients and input gradients of the global batch")
         CHECK(bn.running_mean()[c] == doctest::Approx(plain.running_mean()[c]).epsilon(1e-5));
         CHECK(bn.running_var()[c] == doctest::Approx(plain.running_var()[c]).epsilon(1e-5));
     }
+}
+
+TEST_CASE("SyncBatchNorm2D: finite-difference gradients in double of the loss summed over the ranks")
+{
+    using Net = Network<double, cpu, Input<2, 3, 3>, Conv2D<3, 2>, SyncBatchNorm2D<>, ReLU, Flatten, Dense<2>>;
+    Net net(5);
+    dist::DataParallel replicas(net, *world);
+    // L = sum over ranks of w * sum(c * y) with this rank's inputs x and weights c, w = 1 / ranks.
+    random_engine rng(60 + std::uint64_t(world->rank()));
+    Net::input_type x(std::array<std::size_t, 4>{3, 2, 3, 3});
+    Net::output_type c(std::array<std::size_t, 2>{3, 2});
+    for (auto& v : x) v = rng.uniform(-1, 1);
+    for (auto& v : c) v = rng.uniform(-1, 1);
+    const double w = 1.0 / world->size();
+    auto global_loss = [&] {
+        const auto& y = net.forward(x);
+        double l = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) l += w * c.data()[i] * y.data()[i];
+        world->all_reduce_sum(std::span<double>(&l, 1));
+        return l;
+    };
+    net.zero_grad();
+    net.forward(x);
+    const auto dx = replicas.backward(c, true);  // weight 1 / ranks
+    const std::vector<double> analytic(net.gradients().begin(), net.gradients().end());
+    constexpr double h = 1e-6;
+    double worst = 0;
+    for (std::size_t i = 0; i < analytic.size(); ++i) {
+        double& p = net.parameters()[i];
+        const double kept = p;
+        p = kept + h;
+        const double up = global_loss();
+        p = kept - h;
+        const double down = global_loss();
+        p = kept;
+        const double numeric = (up - down) / (2 * h);
+        worst = std::max(worst, std::abs(numeric - analytic[i]) / std::max(1.0, std::abs(numeric)));
+    }
+    CHECK(worst <= 1e-6);
+    // Rank q's inputs move every rank's output through the shared statistics; dx is rank q's
+    // own loss's gradient (scaled back by 1 / w), so the global loss's is w * dx.
+    double worst_input = 0;
+    for (int q = 0; q < world->size(); ++q)
+        for (std::size_t k = 0; k < x.size(); k += 5) {
+            double& v = x.data()[k];
+            const double kept = v;
+            if (world->rank() == q) v = kept + h;
+            const double up = global_loss();
+            if (world->rank() == q) v = kept - h;
+            const double down = global_loss();
+            v = kept;
+            if (world->rank() != q) continue;
+            const double numeric = (up - down) / (2 * h);
+            worst_input = std::max(worst_input, std::abs(numeric - w * dx.data()[k]) / std::max(1.0, std::abs(numeric)));
+        }
+    CHECK(worst_input <= 1e-6);
 }
 
 TEST_CASE("fit with SyncBatchNorm2D on 2 ranks x 16 follows BatchNorm2D on 1 process x 32; unsynchronised, it does not")

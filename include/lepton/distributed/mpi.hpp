@@ -13,11 +13,12 @@
 ///
 /// Run with `mpirun -np 2 ./program`, with a hostfile across machines, or under Slurm's `srun`.
 
-// Lepton uses MPI's C API; leave out the deprecated C++ bindings (and their warnings).
 #ifndef OMPI_SKIP_MPICXX
+/// Lepton uses MPI's C API: Open MPI's deprecated C++ bindings (and their warnings) are left out.
 #define OMPI_SKIP_MPICXX 1
 #endif
 #ifndef MPICH_SKIP_MPICXX
+/// The same for MPICH.
 #define MPICH_SKIP_MPICXX 1
 #endif
 #include <mpi.h>
