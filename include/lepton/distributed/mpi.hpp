@@ -21,7 +21,13 @@
 /// The same for MPICH.
 #define MPICH_SKIP_MPICXX 1
 #endif
-#include <mpi.h>
+#if __has_include(<mpi.h>)
+#include <mpi.h>  // on the include path: lepton::mpi, mpicxx, pkg-config ompi-cxx
+#elif __has_include(<mpi/mpi.h>)
+#include <mpi/mpi.h>  // Debian's and Ubuntu's multiarch directory (linking still needs MPI's library)
+#else
+#error "lepton/distributed/mpi.hpp needs MPI's mpi.h: link lepton::mpi in CMake, build with mpicxx, or add pkg-config --cflags ompi-cxx"
+#endif
 
 #include <algorithm>
 #include <cstddef>
