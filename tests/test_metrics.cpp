@@ -260,6 +260,29 @@ TEST_CASE("metrics: macro F1 as a metric through the abstract interface")
     CHECK_THROWS_AS(metrics::macro_f1<float>().matrix(), value_error);
 }
 
+TEST_CASE("metrics: counts of two parts added give the whole's result (data-parallel ranks)")
+{
+    const std::vector<std::int32_t> t1(y_true.begin(), y_true.begin() + 4), p1(y_pred.begin(), y_pred.begin() + 4);
+    const std::vector<std::int32_t> t2(y_true.begin() + 4, y_true.end()), p2(y_pred.begin() + 4, y_pred.end());
+    auto check = [&](auto make, double expected) {
+        auto first = make(), second = make();
+        first->update(predicting(p1, 3), t1);
+        second->update(predicting(p2, 3), t2);
+        std::vector<double> sum = first->counts();
+        const std::vector<double> other = second->counts();
+        REQUIRE(!sum.empty());
+        REQUIRE(sum.size() == other.size());
+        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += other[i];
+        first->set_counts(sum);
+        CHECK(first->result() == doctest::Approx(expected));
+    };
+    check([] { return std::make_shared<metrics::macro_f1<float>>(); }, 38.0 / 63);
+    check([] { return std::make_shared<metrics::accuracy<float>>(); }, 0.6);
+    auto f1 = std::make_shared<metrics::macro_f1<float>>();
+    CHECK(f1->counts().empty());  // the number of classes is not known before a batch
+    CHECK(metrics::macro_f1<float>(3).counts() == std::vector<double>(9, 0.0));
+}
+
 TEST_CASE("metrics: classification report matches scikit-learn's text")
 {
     // sklearn.metrics.classification_report(y_true, y_pred, target_names=["ant", "bee", "cat"]):

@@ -236,6 +236,30 @@ TEST_CASE("regression metrics: MAE, RMSE and R^2 by hand, over batches, and scik
     CHECK_THROWS_AS(mae.update(std::span(out), std::span(target).first(2), 1), shape_error);
 }
 
+TEST_CASE("regression metrics: counts of two parts added give the whole's result (data-parallel ranks)")
+{
+    // Two columns, the second with large values (where E[t^2] - E[t]^2 would cancel), split 3 + 4 rows.
+    static constexpr std::array<double, 14> out{1.5, 1000.1, 2, 1001, 2.5, 999.7, 4, 1002.4, 1, 1000.2, 3.5, 998.9, 2, 1001.5};
+    static constexpr std::array<double, 14> tgt{1, 1000, 2.5, 1001.2, 3, 999.5, 4.5, 1002, 0.5, 1000.5, 3, 999, 2, 1001};
+    auto check = [&](auto make) {
+        auto whole = make(), first = make(), second = make();
+        whole.update(out, tgt, 2);
+        first.update(std::span(out).first(6), std::span(tgt).first(6), 2);
+        second.update(std::span(out).last(8), std::span(tgt).last(8), 2);
+        std::vector<double> sum = first.counts();
+        const std::vector<double> other = second.counts();
+        REQUIRE(!sum.empty());
+        REQUIRE(sum.size() == other.size());
+        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += other[i];
+        first.set_counts(sum);
+        CHECK(first.result() == doctest::Approx(whole.result()).epsilon(1e-9));
+    };
+    check([] { return metrics::mean_absolute_error<double>(); });
+    check([] { return metrics::root_mean_squared_error<double>(); });
+    check([] { return metrics::r2_score<double>(); });
+    CHECK(metrics::r2_score<double>().counts().empty());  // no sample: the columns are not known
+}
+
 TEST_CASE("a data set with target tensors: the loader keeps each target with its sample, select keeps them too")
 {
     data::Dataset<double, 1, 2> d;  // targets of rank 2 per sample: [N, 2, 2]

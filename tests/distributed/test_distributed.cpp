@@ -27,6 +27,7 @@
 #include <lepton/layers/pooling.hpp>
 #include <lepton/losses/cross_entropy.hpp>
 #include <lepton/metrics/accuracy.hpp>
+#include <lepton/metrics/macro_f1.hpp>
 #include <lepton/nn/network.hpp>
 #include <lepton/optim/adam.hpp>
 #include <lepton/optim/sgd.hpp>
@@ -289,7 +290,8 @@ TEST_CASE("fit on 2 ranks x batch 32 follows 1 process x batch 64, and the ranks
             auto losses = std::make_shared<batch_losses>();
             auto history = fit(net, optimizer, loss, train,
                                {.epochs = 3, .batch_size = batch, .seed = 4, .validation = &test,
-                                .metrics = {std::make_shared<metrics::accuracy<float>>()},
+                                .metrics = {std::make_shared<metrics::accuracy<float>>(),
+                                             std::make_shared<metrics::macro_f1<float>>()},
                                 .callbacks = {losses}, .verbose = verbosity::silent, .process_group = group});
             return std::tuple(std::move(net), losses->values, std::move(history));
         };
@@ -301,7 +303,7 @@ TEST_CASE("fit on 2 ranks x batch 32 follows 1 process x batch 64, and the ranks
         for (std::size_t i = 0; i < losses.size(); ++i) worst = std::max(worst, relative(losses[i], alone_losses[i]));
         CHECK(worst <= 1e-5);
         CHECK(relative(net.parameters(), alone.parameters()) <= 1e-4);
-        for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
+        for (const char* key : {"loss", "accuracy", "macro_f1", "val_loss", "val_accuracy", "val_macro_f1"}) {
             CAPTURE(key);
             CHECK(relative(history[key].back(), alone_history[key].back()) <= 1e-5);
         }
@@ -351,6 +353,53 @@ TEST_CASE("callbacks decide alike on every rank; rank 0 writes the checkpoint, e
     CHECK(std::equal(loaded.parameters().begin(), loaded.parameters().end(), net.parameters().begin()));
     world->barrier();
     if (world->rank() == 0) std::filesystem::remove(path);
+}
+
+TEST_CASE("a callback that fails on one rank stops every rank with an error, not a hang")
+{
+    const auto train = patterns(128, 16);
+    CrossEntropyLoss<float> loss;
+    auto run = [&](std::shared_ptr<Callback<float>> callback) {
+        SmallCNN net(51);
+        SGD optimizer(net, {.lr = 0.1});
+        fit(net, optimizer, loss, train,
+            {.epochs = 2, .batch_size = 16, .callbacks = {callback}, .verbose = verbosity::silent,
+             .process_group = world});
+    };
+    SUBCASE("rank 0 cannot write the checkpoint")
+    {
+        SmallCNN net(52);
+        const std::string path = "/nonexistent_lepton_directory/checkpoint.safetensors";
+        if (world->rank() == 0)
+            CHECK_THROWS_AS(run(model_checkpoint(net, {.path = path})), io_error);
+        else
+            CHECK_THROWS_WITH_AS(run(model_checkpoint(net, {.path = path})),
+                                 doctest::Contains("rank 0 failed in writing the checkpoint"), dist::rank_failure);
+    }
+    SUBCASE("a batch callback throws on the last rank only, mid-epoch and at an epoch's last batch")
+    {
+        const std::size_t per_epoch = (128 + 16 * std::size_t(world->size()) - 1) / (16 * std::size_t(world->size()));
+        for (const std::size_t failing_batch : {std::size_t(1), per_epoch - 1}) {
+            CAPTURE(failing_batch);
+            const int last = world->size() - 1;
+            auto failing = std::make_shared<LambdaCallback<float>>();
+            failing->batch_end = [&](training_context<float>& ctx, std::size_t b, const logs&) {
+                if (ctx.rank == last && b == failing_batch) throw value_error("lepton test: this rank's callback fails");
+            };
+            if (world->rank() == last) {
+                CHECK_THROWS_WITH_AS(run(failing), "lepton test: this rank's callback fails", value_error);
+            } else {
+                try {
+                    run(failing);
+                    FAIL("fit returned although another rank failed");
+                } catch (const dist::rank_failure& e) {
+                    CHECK(e.failed_ranks() == std::vector<int>{last});
+                    CHECK(std::string(e.what()).find("on_batch_end") != std::string::npos);
+                }
+            }
+        }
+    }
+    world->barrier();  // the group still works for the next case
 }
 
 namespace {

@@ -373,13 +373,18 @@ inline void gemm_row_block(std::size_t m0, std::size_t m1, std::size_t nc, std::
                 const T* a_panel = pa + (i / MR) * a_stride;
                 T* c_tile = c + (i0 + i) * ldc + j;
                 constexpr int NV = blk::vectors_per_row;
-                if constexpr (MR > 8) {
-                    if (rows <= 4) {
-                        micro_kernel<T, MR, NV, 4>(kc, a_panel, b_panel, c_tile, ldc, rows, cols, alpha, beta);
+                // A last panel of a few rows runs a shorter tile (32 rows = 5 x 6 + 2 on AVX2,
+                // 2 x 14 + 4 on AVX-512) instead of a whole MR-row one stored element by element.
+                constexpr int short_rows = MR > 8 ? 4 : 2, middle_rows = MR > 8 ? 8 : 4;
+                if constexpr (middle_rows < MR) {
+                    if (rows <= std::size_t(short_rows)) {
+                        micro_kernel<T, MR, NV, short_rows>(kc, a_panel, b_panel, c_tile, ldc, rows, cols, alpha,
+                                                            beta);
                         continue;
                     }
-                    if (rows <= 8) {
-                        micro_kernel<T, MR, NV, 8>(kc, a_panel, b_panel, c_tile, ldc, rows, cols, alpha, beta);
+                    if (rows <= std::size_t(middle_rows)) {
+                        micro_kernel<T, MR, NV, middle_rows>(kc, a_panel, b_panel, c_tile, ldc, rows, cols, alpha,
+                                                             beta);
                         continue;
                     }
                 }

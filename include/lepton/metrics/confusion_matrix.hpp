@@ -84,6 +84,15 @@ public:
         return counts_[true_label * classes_ + predicted];
     }
 
+    /// Sets the samples of class `true_label` predicted as `predicted` to `n`
+    /// (matrices combined from several processes).
+    void set_count(std::size_t true_label, std::size_t predicted, std::size_t n)
+    {
+        check_class(true_label);
+        check_class(predicted);
+        counts_[true_label * classes_ + predicted] = n;
+    }
+
     /// The counts as rows (true class) of columns (predicted class).
     std::vector<std::vector<std::size_t>> rows() const
     {

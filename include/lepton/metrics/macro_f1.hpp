@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "confusion_matrix.hpp"
 #include "metric.hpp"
@@ -40,6 +41,27 @@ public:
     }
     /// Macro F1 over everything added since the last reset; 0 before any sample.
     double result() const override { return matrix_ ? matrix_->f1(average::macro) : 0.0; }
+    /// The confusion matrix's cells (row-major, true class by predicted class),
+    /// for data-parallel training; empty before the number of classes is known
+    /// (give it to the constructor when a rank may see no batch).
+    std::vector<double> counts() const override
+    {
+        std::vector<double> cells;
+        if (!matrix_) return cells;
+        const std::size_t k = matrix_->classes();
+        cells.reserve(k * k);
+        for (std::size_t t = 0; t < k; ++t)
+            for (std::size_t p = 0; p < k; ++p) cells.push_back(double(matrix_->count(t, p)));
+        return cells;
+    }
+    /// Sets the cells from `counts()` summed over ranks.
+    void set_counts(std::span<const double> cells) override
+    {
+        if (!matrix_ || cells.size() != matrix_->classes() * matrix_->classes()) return;
+        const std::size_t k = matrix_->classes();
+        for (std::size_t t = 0; t < k; ++t)
+            for (std::size_t p = 0; p < k; ++p) matrix_->set_count(t, p, std::size_t(cells[t * k + p]));
+    }
     /// The confusion matrix behind the result; throws `value_error` before the
     /// number of classes is known.
     const confusion_matrix& matrix() const

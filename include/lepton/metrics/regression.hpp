@@ -4,6 +4,7 @@
 /// mean absolute error, root mean squared error, and the coefficient of
 /// determination R^2 (scikit-learn's `r2_score`, averaged over the columns).
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <span>
@@ -108,6 +109,36 @@ public:
         double total = 0;
         for (const auto& s : columns_) total += s.spread > 0 ? 1.0 - s.residual / s.spread : (s.residual == 0 ? 1.0 : 0.0);
         return total / double(columns_.size());
+    }
+
+    /// {samples, then per column the sum of the targets, the sum of their
+    /// squares and the residual sum of squares}, for data-parallel training;
+    /// empty before any sample (the column count is not known yet).
+    std::vector<double> counts() const override
+    {
+        std::vector<double> c;
+        if (count_ == 0) return c;
+        c.push_back(double(count_));
+        for (const auto& s : columns_) {
+            const double sum = s.mean * double(count_);
+            c.insert(c.end(), {sum, s.spread + sum * s.mean, s.residual});
+        }
+        return c;
+    }
+    /// Sets the sums from `counts()` added over ranks. The spread of the whole
+    /// is the sum of squares less the squared sum over the count: only the
+    /// combination of ranks loses Welford's protection against cancellation.
+    void set_counts(std::span<const double> c) override
+    {
+        if (c.size() != 1 + 3 * columns_.size() || c[0] <= 0) return;
+        count_ = std::size_t(c[0]);
+        for (std::size_t k = 0; k < columns_.size(); ++k) {
+            const double sum = c[1 + 3 * k], squares = c[2 + 3 * k];
+            auto& s = columns_[k];
+            s.mean = sum / c[0];
+            s.spread = std::max(0.0, squares - sum * s.mean);
+            s.residual = c[3 + 3 * k];
+        }
     }
 
 private:

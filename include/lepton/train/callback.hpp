@@ -5,9 +5,11 @@
 /// and a flag that stops training.
 
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "history.hpp"
@@ -34,6 +36,10 @@ struct training_context {
     int rank = 0;
     int ranks = 1;                                    ///< see `rank`
     std::function<void()> barrier;                    ///< waits for every rank (empty in one process)
+    /// Every rank calls it together with its outcome of a step (null: it
+    /// succeeded); returns when all succeeded, otherwise throws on every rank
+    /// (`distributed::share_failure`). Empty in one process.
+    std::function<void(const std::exception_ptr&, std::string_view)> share_failure;
 };
 
 /// Base of every callback; override what you need. Epochs count from 0.

@@ -19,11 +19,13 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -156,17 +158,22 @@ void restore(Net& net, const std::vector<typename Net::value_type>& s)
 template <class Metrics>
 void reduce_metrics(const Metrics& ms, distributed::process_group& group)
 {
+    if (ms.empty()) return;
     std::vector<double> all;
+    std::string unusable;  // a metric without counts on this rank
     for (const auto& m : ms) {
         const std::vector<double> c = m->counts();
-        if (c.empty())
-            throw value_error("lepton: the metric '" + m->name() + "' cannot be combined over data-parallel ranks");
+        if (c.empty() && unusable.empty()) unusable = m->name();
         all.insert(all.end(), c.begin(), c.end());
     }
-    if (all.empty()) return;
-    // Ranks with metrics of other sizes would add unrelated numbers: check first, together.
-    double sizes[2] = {double(all.size()), double(all.size()) * double(all.size())};
+    // Ranks with metrics of other sizes would add unrelated numbers, and a rank that
+    // throws alone would leave the others waiting: check first, together.
+    double sizes[3] = {double(all.size()), double(all.size()) * double(all.size()), unusable.empty() ? 0.0 : 1.0};
     group.all_reduce_sum(std::span<double>(sizes));
+    if (sizes[2] != 0)
+        throw value_error("lepton: " + (unusable.empty() ? std::string("a metric of another rank") : "the metric '" + unusable + "'") +
+                          " cannot be combined over data-parallel ranks (a metric without counts(), or one that "
+                          "saw no sample on some rank)");
     if (sizes[0] * sizes[0] != sizes[1] * double(group.size()))
         throw value_error("lepton: the ranks have different metrics");
     group.all_reduce_sum(all);
@@ -243,7 +250,22 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
         ctx.rank = group->rank();
         ctx.ranks = group->size();
         ctx.barrier = [group] { group->barrier(); };
+        ctx.share_failure = [group](const std::exception_ptr& failure, std::string_view what) {
+            distributed::share_failure(*group, failure, what);
+        };
     }
+    // Callbacks run on every rank; one that throws on some ranks only (a file rank 0
+    // cannot write) must stop all of them, not leave the others in their next collective.
+    auto on_every_rank = [&](std::string_view what, auto&& call) {
+        if (!group) return call();
+        std::exception_ptr failure;
+        try {
+            call();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        distributed::share_failure(*group, failure, what);
+    };
     ctx.parameters = net.parameters();
     ctx.snapshot = [&] { return snapshot(net); };
     ctx.restore = [&](const std::vector<T>& s) { restore(net, s); };
@@ -253,10 +275,14 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
     ctx.history = &history;
     ctx.epochs = options.epochs;
 
-    for (auto& cb : callbacks) cb->on_train_begin(ctx);
+    on_every_rank("a callback's on_train_begin", [&] {
+        for (auto& cb : callbacks) cb->on_train_begin(ctx);
+    });
 
     for (int epoch = options.initial_epoch; epoch < options.epochs && !ctx.stop_training; ++epoch) {
-        for (auto& cb : callbacks) cb->on_epoch_begin(ctx, epoch);
+        on_every_rank("a callback's on_epoch_begin", [&] {
+            for (auto& cb : callbacks) cb->on_epoch_begin(ctx, epoch);
+        });
         progress.epoch_begin(epoch, options.epochs, loader.batches());
         for (const auto& m : options.metrics) m->reset();
         net.train();
@@ -264,6 +290,9 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
         double loss_sum = 0;
         std::size_t seen = 0;
         bool completed = true;
+        // A batch callback's error on this rank; the next batch's loss reduction tells the others.
+        std::exception_ptr batch_failure;
+        constexpr std::string_view batch_callbacks = "a callback's on_batch_end";
         for (std::size_t b = 0; b < loader.batches(); ++b) {
             auto batch = loader[b];
             net.zero_grad();
@@ -277,8 +306,9 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
             std::size_t batch_samples = n;
             if (group) {
                 // The global batch's loss, so that every rank decides alike whether to step.
-                double sums[2] = {batch_loss * double(n), double(n)};
+                double sums[3] = {batch_loss * double(n), double(n), batch_failure ? 1.0 : 0.0};
                 group->all_reduce_sum(std::span<double>(sums));
+                if (sums[2] != 0) distributed::share_failure(*group, batch_failure, batch_callbacks);
                 batch_loss = sums[0] / sums[1];
                 batch_samples = std::size_t(sums[1]);
             }
@@ -298,7 +328,15 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
 
             logs batch_logs;
             batch_logs.set("loss", batch_loss);
-            for (auto& cb : callbacks) cb->on_batch_end(ctx, b, batch_logs);
+            if (!group) {
+                for (auto& cb : callbacks) cb->on_batch_end(ctx, b, batch_logs);
+            } else {
+                try {
+                    for (auto& cb : callbacks) cb->on_batch_end(ctx, b, batch_logs);
+                } catch (...) {
+                    batch_failure = std::current_exception();
+                }
+            }
             if (ctx.stop_training && !std::isfinite(batch_loss)) {
                 completed = false;  // a diverged epoch is not logged
                 break;
@@ -308,6 +346,7 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
             for (const auto& m : options.metrics) running.set(m->name(), m->result());
             progress.update(b + 1, running, seen);
         }
+        if (group) distributed::share_failure(*group, batch_failure, batch_callbacks);  // after the last batch
         if (!completed) break;
 
         logs epoch_logs;
@@ -322,9 +361,13 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
         epoch_logs.set("lr", optimizer.learning_rate());
         progress.epoch_end(epoch_logs, seen);
         history.append(epoch_logs);
-        for (auto& cb : callbacks) cb->on_epoch_end(ctx, epoch, epoch_logs);
+        on_every_rank("a callback's on_epoch_end", [&] {
+            for (auto& cb : callbacks) cb->on_epoch_end(ctx, epoch, epoch_logs);
+        });
     }
-    for (auto& cb : callbacks) cb->on_train_end(ctx);
+    on_every_rank("a callback's on_train_end", [&] {
+        for (auto& cb : callbacks) cb->on_train_end(ctx);
+    });
     return history;
 }
 

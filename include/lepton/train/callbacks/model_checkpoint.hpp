@@ -5,6 +5,7 @@
 /// the previous file survives a crash during saving. This header is not part
 /// of lepton.hpp: it brings in the safetensors writer (nlohmann_json).
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,13 +43,24 @@ public:
 
     /// Saves when due; a non-finite monitored value never counts as best.
     /// In data-parallel training rank 0 writes and every rank waits for it, so
-    /// that any rank may read the file afterwards.
+    /// that any rank may read the file afterwards; when rank 0 fails to write,
+    /// every rank throws (rank 0 its own error), rather than the others waiting for ever.
     void on_epoch_end(training_context<T>& ctx, int epoch, const logs& l) override
     {
         if (options_.save_best_only && !monitor_.improved(l)) return;
         const std::string path = expand(epoch + 1);
-        if (ctx.rank == 0) save_(path);
-        if (ctx.barrier) ctx.barrier();
+        if (!ctx.share_failure) {
+            if (ctx.rank == 0) save_(path);
+            if (ctx.barrier) ctx.barrier();
+        } else {
+            std::exception_ptr failure;
+            try {
+                if (ctx.rank == 0) save_(path);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            ctx.share_failure(failure, "writing the checkpoint " + path);
+        }
         last_saved_ = path;
     }
 
