@@ -629,13 +629,49 @@ TEST_CASE("checkpoint: random_engine and BatchLoader states round trip and rejec
     const std::string rng = random_engine(1).state();
     const std::string before = y.state();
     for (const std::string& bad : std::vector<std::string>{"no slash", rng + "/5 0 1 2 3", rng + "/5 0 1 2 3 3", rng + "/5 0 1 2 3 5",
-                                  rng + "/5 0 1 2 3 4 5", rng + "/4 0 1 2 3", rng + "/5 0 1 2 3 -1", "x/5 0 1 2 3 4"}) {
+                                  rng + "/5 0 1 2 3 4 5", rng + "/4 0 1 2 3", rng + "/5 0 1 2 3 -1", "x/5 0 1 2 3 4",
+                                  rng + "/5 0 1 2 3 4 epochs", rng + "/5 0 1 2 3 4 epochs x", rng + "/5 0 1 2 3 4 epochs 2 3"}) {
         INFO(bad.substr(bad.find('/') == std::string::npos ? 0 : bad.find('/')));
         CHECK_THROWS_AS(y.set_state(bad), value_error);
         CHECK(y.state() == before);
     }
     y.set_state(rng + "/5 4 3 2 1 0");
     CHECK(y[0].labels[0] == 4);
+}
+
+TEST_CASE("checkpoint: a sharded loader's augmentations resume on every rank from rank 0's state")
+{
+    data::Dataset<float, 1> d;
+    d.features.resize({12, 3});
+    d.features.fill(0.0f);
+    for (std::int32_t i = 0; i < 12; ++i) d.labels.push_back(i);
+    auto noisy = [](auto& features, random_engine& rng) {
+        for (auto& v : features) v = float(rng.uniform());
+    };
+    auto sharded = [&](std::size_t rank) {
+        data::BatchLoader loader(d, 2, true, 7);
+        loader.shard(rank, 2);
+        loader.set_transform(noisy);
+        return loader;
+    };
+    auto features = [](auto& loader, std::size_t b) {
+        const auto batch = loader[b];
+        return std::vector<float>(batch.features.begin(), batch.features.end());
+    };
+    auto rank0 = sharded(0), rank1 = sharded(1);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+        rank0.start_epoch();
+        rank1.start_epoch();
+    }
+    CHECK(features(rank0, 0) != features(rank1, 0));  // each rank draws its own
+    // Rank 1 restarts from rank 0's checkpoint, with the augmentations it would have drawn.
+    auto resumed = sharded(1);
+    resumed.set_state(rank0.state());
+    for (int epoch = 0; epoch < 2; ++epoch) {
+        rank1.start_epoch();
+        resumed.start_epoch();
+        for (std::size_t b = 0; b < rank1.batches(); ++b) CHECK(features(resumed, b) == features(rank1, b));
+    }
 }
 
 namespace {

@@ -18,6 +18,16 @@
 
 namespace lepton {
 
+/// splitmix64's finaliser: spreads the bits of a seed built from small numbers
+/// (a seed, an epoch, a batch, a rank), so that neighbouring ones start unrelated generators.
+constexpr std::uint64_t mix_seed(std::uint64_t z) noexcept
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 /// Lepton's seeded generator (mt19937_64): the same numbers on every compiler.
 class random_engine {
 public:

@@ -141,8 +141,9 @@ public:
     /// there are ranks, so that every rank has a sample of every batch, as
     /// synchronised BatchNorm needs (PyTorch's DistributedSampler pads
     /// instead); without, a rank's piece of it may be empty (evaluation). A
-    /// transform draws from a generator of the rank's own, so that the shared
-    /// order stays shared.
+    /// transform draws from a generator of the rank's own, seeded by (seed,
+    /// rank, epoch, batch), so that the shared order stays shared and a
+    /// checkpoint written by one rank resumes the augmentations of all.
     void shard(std::size_t rank, std::size_t ranks, bool every_rank_gets_samples = true)
     {
         if (ranks == 0 || rank >= ranks)
@@ -151,7 +152,6 @@ public:
         rank_ = rank;
         ranks_ = ranks;
         every_rank_gets_samples_ = every_rank_gets_samples;
-        augment_rng_ = random_engine(seed_ + 0x9e3779b97f4a7c15ull * (rank + 1));
     }
     /// Samples in batch `b` over all ranks (the global batch).
     std::size_t global_batch_samples(std::size_t b) const noexcept
@@ -165,17 +165,19 @@ public:
     /// Starts a new epoch: a fresh permutation when shuffling (Fisher-Yates).
     void start_epoch()
     {
+        ++epochs_started_;
         if (!shuffle_) return;
         for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
     }
 
-    /// The generator and the current sample order as text, for checkpoints:
-    /// each epoch's permutation builds on the last, so resuming needs both.
+    /// The generator, the current sample order and the epochs started as text,
+    /// for checkpoints: each epoch's permutation builds on the last, so resuming
+    /// needs both, and a sharded loader's augmentations follow the epoch.
     std::string state() const
     {
         std::string s = rng_.state() + '/' + std::to_string(order_.size());
         for (const std::size_t i : order_) s += ' ' + std::to_string(i);
-        return s;
+        return s + " epochs " + std::to_string(epochs_started_);
     }
 
     /// Restores a `state()` of a loader over a data set of the same size;
@@ -199,9 +201,13 @@ public:
             if (!(in >> i) || i >= n || seen[i]) throw value_error("lepton: BatchLoader: the state's order is not a permutation");
             seen[i] = true;
         }
+        std::uint64_t epochs = 0;  // states written before the count was kept have none
+        if (std::string word; in >> word && (word != "epochs" || !(in >> epochs)))
+            throw value_error("lepton: BatchLoader: unexpected '" + word + "' after the order in the state");
         if (!(in >> std::ws).eof()) throw value_error("lepton: BatchLoader: trailing data in the state");
         rng_ = rng;
         order_ = std::move(order);
+        epochs_started_ = epochs;
     }
 
     /// A transform applied to every batch after it is gathered (augmentation):
@@ -241,7 +247,15 @@ public:
                 std::copy_n(data_->targets.data() + order_[begin + i] * per_target, per_target,
                             targets_.data() + i * per_target);
         }
-        if (transform_) transform_(x_, ranks_ > 1 ? augment_rng_ : rng_);
+        if (transform_) {
+            if (ranks_ == 1) {
+                transform_(x_, rng_);
+            } else {
+                random_engine augment(
+                    mix_seed(mix_seed(mix_seed(mix_seed(seed_) ^ rank_) ^ epochs_started_) ^ std::uint64_t(b)));
+                transform_(x_, augment);
+            }
+        }
         if constexpr (TargetRank == 0)
             return {x_, labels_};
         else
@@ -257,7 +271,7 @@ private:
     std::vector<std::size_t> order_;
     std::size_t rank_ = 0, ranks_ = 1;
     bool every_rank_gets_samples_ = true;
-    random_engine augment_rng_;
+    std::uint64_t epochs_started_ = 0;
     batch_type x_;
     std::vector<std::int32_t> labels_;
     tensor<T, TargetRank + 1> targets_;

@@ -175,13 +175,7 @@ private:
     /// The seed of batch `b`'s augmentations in the current epoch (splitmix64 of the three).
     std::uint64_t batch_seed(std::size_t b) const
     {
-        auto mix = [](std::uint64_t z) {
-            z += 0x9e3779b97f4a7c15ULL;
-            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-            z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-            return z ^ (z >> 31);
-        };
-        return mix(mix(mix(options_.seed) ^ std::uint64_t(epoch_)) ^ std::uint64_t(b));
+        return mix_seed(mix_seed(mix_seed(options_.seed) ^ std::uint64_t(epoch_)) ^ std::uint64_t(b));
     }
 
     /// The background thread: decodes batches `next_` onwards while there is a free slot.
