@@ -437,6 +437,52 @@ TEST_CASE("image loader: the background thread gives the same batches as the cal
     }
 }
 
+TEST_CASE("image loader: sharded, each rank decodes its piece of every batch, as a sharded BatchLoader")
+{
+    const fs::path root = write_folder("shards", 3, 7);  // 21 images: batches of 2 x 4, the last of 5 split 3 + 2
+    const data::ImageFolder folder(root.string(), {.channels = 1, .mean = {0.3}, .stddev = {0.2}});
+    const auto memory = folder.load_all();
+    for (const std::size_t prefetch : {std::size_t(0), std::size_t(2)}) {
+        CAPTURE(prefetch);
+        for (std::size_t rank = 0; rank < 2; ++rank) {
+            data::BatchLoader<float, 3> reference(memory, 4, true, 9);
+            reference.shard(rank, 2);
+            data::ImageLoader<float> images(folder, {.batch_size = 4, .seed = 9, .prefetch = prefetch});
+            images.shard(rank, 2);
+            REQUIRE(images.batches() == reference.batches());
+            CHECK(images.batches() == 3);
+            CHECK(images.global_batch_samples(2) == 5);
+            for (int epoch = 0; epoch < 2; ++epoch) {
+                reference.start_epoch();
+                images.start_epoch();
+                for (std::size_t b = 0; b < images.batches(); ++b) {
+                    const auto x = images[b];
+                    const auto y = reference[b];
+                    CHECK(x.features == y.features);
+                    CHECK(std::equal(x.labels.begin(), x.labels.end(), y.labels.begin(), y.labels.end()));
+                }
+            }
+        }
+    }
+    // With augmentation the ranks draw apart, each the same with or without the background thread.
+    const std::vector<data::image_transform<float>> augment{data::ColorJitter{.brightness = 0.3}};
+    data::ImageLoader<float> rank0(folder, {.batch_size = 4, .shuffle = false, .seed = 9, .augment = augment});
+    data::ImageLoader<float> rank1(folder, {.batch_size = 4, .shuffle = false, .seed = 9, .augment = augment});
+    data::ImageLoader<float> rank1_here(folder, {.batch_size = 4, .shuffle = false, .seed = 9, .augment = augment, .prefetch = 0});
+    rank0.shard(0, 2);
+    rank1.shard(1, 2);
+    rank1_here.shard(1, 2);
+    rank0.start_epoch();
+    rank1.start_epoch();
+    rank1_here.start_epoch();
+    CHECK(rank1[0].features == rank1_here[0].features);
+    const tensor<float, 4> first = rank0[0].features;
+    data::ImageLoader<float> unsharded(folder, {.batch_size = 4, .shuffle = false, .seed = 9, .augment = augment});
+    unsharded.start_epoch();
+    CHECK(unsharded[0].features != first);  // rank 0 draws its own too
+    CHECK_THROWS_WITH_AS(rank0.shard(2, 2), doctest::Contains("ImageLoader::shard: rank 2 of 2"), value_error);
+}
+
 TEST_CASE("image loader: fit trains from a folder as it does from memory")
 {
     // Two classes a network can tell apart: dark and bright images.

@@ -21,6 +21,7 @@
 #include "../core/error.hpp"
 #include "../core/random.hpp"
 #include "../tensor/tensor.hpp"
+#include "sharding.hpp"
 
 namespace lepton::data {
 
@@ -125,39 +126,27 @@ public:
     }
 
     /// Number of batches per epoch (the last one may be smaller).
-    std::size_t batches() const noexcept
-    {
-        const std::size_t global = batch_size_ * ranks_, full = order_.size() / global, rest = order_.size() % global;
-        return full + (rest > 0 && (!every_rank_gets_samples_ || rest >= ranks_) ? 1 : 0);
-    }
+    std::size_t batches() const noexcept { return sharding_.batches(order_.size(), batch_size_); }
 
     /// Data-parallel training: makes this loader hand out rank `rank`'s share
     /// of batches of `ranks` x batch size samples (PyTorch's DistributedSampler).
     /// Every rank's loader, built with the same seed, draws the same order each
     /// epoch, and batch `b` of rank `r` is the r-th of `ranks` consecutive
     /// pieces of the b-th batch one process with `ranks` times the batch size
-    /// would see. The last, smaller batch is split as evenly as possible; with
-    /// `every_rank_gets_samples` it is left out when it has fewer samples than
-    /// there are ranks, so that every rank has a sample of every batch, as
-    /// synchronised BatchNorm needs (PyTorch's DistributedSampler pads
-    /// instead); without, a rank's piece of it may be empty (evaluation). A
+    /// would see; the last, smaller batch as `data::sharding` says. A
     /// transform draws from a generator of the rank's own, seeded by (seed,
     /// rank, epoch, batch), so that the shared order stays shared and a
     /// checkpoint written by one rank resumes the augmentations of all.
     void shard(std::size_t rank, std::size_t ranks, bool every_rank_gets_samples = true)
     {
-        if (ranks == 0 || rank >= ranks)
-            throw value_error("lepton: BatchLoader::shard: rank " + std::to_string(rank) + " of " +
-                              std::to_string(ranks) + " ranks");
-        rank_ = rank;
-        ranks_ = ranks;
-        every_rank_gets_samples_ = every_rank_gets_samples;
+        const sharding s{rank, ranks, every_rank_gets_samples};
+        s.check("BatchLoader");
+        sharding_ = s;
     }
     /// Samples in batch `b` over all ranks (the global batch).
     std::size_t global_batch_samples(std::size_t b) const noexcept
     {
-        const std::size_t global = batch_size_ * ranks_, begin = b * global;
-        return begin >= order_.size() ? 0 : std::min(global, order_.size() - begin);
+        return sharding_.global_samples(b, order_.size(), batch_size_);
     }
     /// Number of samples in the data set.
     std::size_t samples() const noexcept { return order_.size(); }
@@ -219,10 +208,7 @@ public:
     /// Batch `b` of the current epoch (valid until the next call).
     batch operator[](std::size_t b)
     {
-        // This rank's piece of global batch b: the first `extra` ranks take one sample more.
-        const std::size_t global = global_batch_samples(b), base = global / ranks_, extra = global % ranks_;
-        const std::size_t begin = b * batch_size_ * ranks_ + rank_ * base + std::min(rank_, extra);
-        const std::size_t n = base + (rank_ < extra ? 1 : 0);
+        const auto [begin, n] = sharding_.piece_of(b, order_.size(), batch_size_);  // this rank's piece
         const std::size_t sample = data_->features.size() / std::max<std::size_t>(data_->size(), 1);
         auto shape = data_->features.shape();
         std::array<std::size_t, SampleRank + 1> bs;
@@ -248,11 +234,11 @@ public:
                             targets_.data() + i * per_target);
         }
         if (transform_) {
-            if (ranks_ == 1) {
+            if (sharding_.ranks == 1) {
                 transform_(x_, rng_);
             } else {
-                random_engine augment(
-                    mix_seed(mix_seed(mix_seed(mix_seed(seed_) ^ rank_) ^ epochs_started_) ^ std::uint64_t(b)));
+                random_engine augment(mix_seed(mix_seed(mix_seed(mix_seed(seed_) ^ sharding_.rank) ^ epochs_started_) ^
+                                               std::uint64_t(b)));
                 transform_(x_, augment);
             }
         }
@@ -269,8 +255,7 @@ private:
     std::uint64_t seed_;
     random_engine rng_;
     std::vector<std::size_t> order_;
-    std::size_t rank_ = 0, ranks_ = 1;
-    bool every_rank_gets_samples_ = true;
+    sharding sharding_;
     std::uint64_t epochs_started_ = 0;
     batch_type x_;
     std::vector<std::int32_t> labels_;

@@ -11,7 +11,8 @@
 /// background thread (`prefetch` = 0): the sample order comes from the
 /// loader's seeded generator (the same order `BatchLoader` gives a data set of
 /// the same size and seed), and each batch's augmentations from a generator
-/// seeded by (seed, epoch, batch), whichever thread decodes it.
+/// seeded by (seed, epoch, batch), whichever thread decodes it. `shard` splits
+/// every batch between data-parallel ranks as `BatchLoader::shard` does.
 ///
 /// A loader is used from one thread (the one that calls `start_epoch` and
 /// `operator[]`); its background thread reads the ImageFolder, which must
@@ -37,6 +38,7 @@
 #include "dataset.hpp"
 #include "image_folder.hpp"
 #include "image_transforms.hpp"
+#include "sharding.hpp"
 
 namespace lepton::data {
 
@@ -90,7 +92,26 @@ public:
     }
 
     /// Number of batches per epoch.
-    std::size_t batches() const noexcept { return (order_.size() + options_.batch_size - 1) / options_.batch_size; }
+    std::size_t batches() const noexcept { return sharding_.batches(order_.size(), options_.batch_size); }
+
+    /// Data-parallel training: makes this loader decode rank `rank`'s piece of
+    /// batches of `ranks` x batch size samples, as `BatchLoader::shard` (same
+    /// order for the same seed, the last batch as `data::sharding` says); each
+    /// rank's augmentations are its own, seeded by (seed, rank, epoch, batch).
+    void shard(std::size_t rank, std::size_t ranks, bool every_rank_gets_samples = true)
+    {
+        const sharding s{rank, ranks, every_rank_gets_samples};
+        s.check("ImageLoader");
+        std::unique_lock lock(mutex_);
+        pause(lock);  // batches decoded ahead belong to the old split
+        sharding_ = s;
+        if (worker_.joinable()) resume_from(0, lock);
+    }
+    /// Samples in batch `b` over all ranks (the global batch).
+    std::size_t global_batch_samples(std::size_t b) const noexcept
+    {
+        return sharding_.global_samples(b, order_.size(), options_.batch_size);
+    }
     /// Number of samples.
     std::size_t samples() const noexcept { return order_.size(); }
 
@@ -145,7 +166,7 @@ private:
     /// Decodes batch `b` of the current order into `s`.
     void fill(std::size_t b, slot& s) const
     {
-        const std::size_t begin = b * options_.batch_size, n = std::min(options_.batch_size, order_.size() - begin);
+        const auto [begin, n] = sharding_.piece_of(b, order_.size(), options_.batch_size);
         const auto shape = images_->sample_shape();
         const std::size_t sample = shape[0] * shape[1] * shape[2];
         ensure_shape(s.features, std::array<std::size_t, 4>{n, shape[0], shape[1], shape[2]});
@@ -172,10 +193,12 @@ private:
         }
     }
 
-    /// The seed of batch `b`'s augmentations in the current epoch (splitmix64 of the three).
+    /// The seed of batch `b`'s augmentations in the current epoch (splitmix64 of
+    /// the seed, the epoch and the batch, and of the rank when sharded).
     std::uint64_t batch_seed(std::size_t b) const
     {
-        return mix_seed(mix_seed(mix_seed(options_.seed) ^ std::uint64_t(epoch_)) ^ std::uint64_t(b));
+        const std::uint64_t seed = sharding_.ranks > 1 ? mix_seed(mix_seed(options_.seed) ^ sharding_.rank) : options_.seed;
+        return mix_seed(mix_seed(mix_seed(seed) ^ std::uint64_t(epoch_)) ^ std::uint64_t(b));
     }
 
     /// The background thread: decodes batches `next_` onwards while there is a free slot.
@@ -234,6 +257,7 @@ private:
     random_engine rng_;
     std::vector<std::size_t> order_;
     std::size_t epoch_ = 0;
+    sharding sharding_;
     std::vector<slot> slots_;
 
     // Shared with the background thread, under mutex_.

@@ -241,7 +241,7 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
             replicas.emplace(net, *group, options.data_parallel);
         } else {
             throw value_error("lepton: fit: data-parallel training needs a loader that shards its batches "
-                              "(data::BatchLoader)");
+                              "(data::BatchLoader, data::ImageLoader)");
         }
     }
 
