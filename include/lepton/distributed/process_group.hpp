@@ -71,6 +71,18 @@ private:
     std::vector<int> ranks_;
 };
 
+/// Runs `f` and returns what it threw (null when it returned), for `share_failure`.
+template <class F>
+std::exception_ptr failure_of(F&& f) noexcept
+{
+    try {
+        f();
+        return nullptr;
+    } catch (...) {
+        return std::current_exception();
+    }
+}
+
 /// Every rank of `group` calls this together with its outcome of a step
 /// (`failure` null when it succeeded). Returns when no rank failed; otherwise
 /// every rank throws: a failed one its own error, the others `rank_failure`.

@@ -258,13 +258,7 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
     // cannot write) must stop all of them, not leave the others in their next collective.
     auto on_every_rank = [&](std::string_view what, auto&& call) {
         if (!group) return call();
-        std::exception_ptr failure;
-        try {
-            call();
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        distributed::share_failure(*group, failure, what);
+        distributed::share_failure(*group, distributed::failure_of(call), what);
     };
     ctx.parameters = net.parameters();
     ctx.snapshot = [&] { return snapshot(net); };
@@ -328,15 +322,13 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
 
             logs batch_logs;
             batch_logs.set("loss", batch_loss);
-            if (!group) {
+            auto batch_end = [&] {
                 for (auto& cb : callbacks) cb->on_batch_end(ctx, b, batch_logs);
-            } else {
-                try {
-                    for (auto& cb : callbacks) cb->on_batch_end(ctx, b, batch_logs);
-                } catch (...) {
-                    batch_failure = std::current_exception();
-                }
-            }
+            };
+            if (!group)
+                batch_end();
+            else
+                batch_failure = distributed::failure_of(batch_end);  // a pending one was shared above
             if (ctx.stop_training && !std::isfinite(batch_loss)) {
                 completed = false;  // a diverged epoch is not logged
                 break;

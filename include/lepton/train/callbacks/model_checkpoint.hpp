@@ -5,12 +5,12 @@
 /// the previous file survives a crash during saving. This header is not part
 /// of lepton.hpp: it brings in the safetensors writer (nlohmann_json).
 
-#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "../../distributed/process_group.hpp"
 #include "../../io/checkpoint.hpp"
 
 #include "../callback.hpp"
@@ -49,17 +49,14 @@ public:
     {
         if (options_.save_best_only && !monitor_.improved(l)) return;
         const std::string path = expand(epoch + 1);
-        if (!ctx.share_failure) {
+        auto save = [&] {
             if (ctx.rank == 0) save_(path);
-            if (ctx.barrier) ctx.barrier();
+        };
+        if (ctx.share_failure) {
+            ctx.share_failure(distributed::failure_of(save), "writing the checkpoint " + path);
         } else {
-            std::exception_ptr failure;
-            try {
-                if (ctx.rank == 0) save_(path);
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            ctx.share_failure(failure, "writing the checkpoint " + path);
+            save();
+            if (ctx.barrier) ctx.barrier();
         }
         last_saved_ = path;
     }
