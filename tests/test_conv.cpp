@@ -5,8 +5,10 @@
 #include <lepton/lepton.hpp>
 #include <lepton/testing/gradient_check.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "gradient_helpers.hpp"
 
@@ -507,4 +509,52 @@ TEST_CASE("a CNN rejects a wrong run-time image size")
     x.fill(0);
     CHECK_THROWS_WITH_AS(net.forward(x), doctest::Contains("expects input of shape [N, 1, 28, 28], got [2, 1, 32, 32]"),
                          shape_error);
+}
+
+TEST_CASE("Strided convolutions with small outputs multiply several images at once, as if one at a time")
+{
+    // A batch spanning several groups of images side by side (and a short last group) against every
+    // image on its own: the same output and input gradient bit for bit (each element is the same sum
+    // in the same order), and the weight gradient of the sum to rounding.
+    auto check = [](auto net, std::size_t batch) {
+        using Net = decltype(net);
+        constexpr std::size_t per_product = Net::template layer_type<0>::images_per_product;
+        REQUIRE(per_product > 1);
+        REQUIRE(batch > 2 * per_product);
+        const auto x = random_input<Net>(batch, 23);
+        net.zero_grad();
+        const auto y = net.forward(x);
+        auto dy = y;
+        for (std::size_t i = 0; i < dy.size(); ++i) dy.data()[i] = std::sin(0.61 * double(i));
+        const auto dx = net.backward(dy, true);
+        const std::vector<double> together(net.gradients().begin(), net.gradients().end());
+        std::vector<double> alone(together.size(), 0.0);
+        const std::size_t in_size = x.size() / batch, out_size = y.size() / batch;
+        double worst_output = 0, worst_input_grad = 0;
+        for (std::size_t s = 0; s < batch; ++s) {
+            auto xs = random_input<Net>(1, 1);
+            std::copy_n(x.data() + s * in_size, in_size, xs.data());
+            net.zero_grad();
+            const auto ys = net.forward(xs);
+            auto dys = ys;
+            std::copy_n(dy.data() + s * out_size, out_size, dys.data());
+            const auto& dxs = net.backward(dys, true);
+            for (std::size_t i = 0; i < out_size; ++i)
+                worst_output = std::max(worst_output, std::abs(ys.data()[i] - y.data()[s * out_size + i]));
+            for (std::size_t i = 0; i < in_size; ++i)
+                worst_input_grad = std::max(worst_input_grad, std::abs(dxs.data()[i] - dx.data()[s * in_size + i]));
+            for (std::size_t i = 0; i < alone.size(); ++i) alone[i] += net.gradients()[i];
+        }
+        CHECK(worst_output == 0.0);
+        CHECK(worst_input_grad == 0.0);
+        double worst_weight_grad = 0, largest = 0;
+        for (std::size_t i = 0; i < alone.size(); ++i) {
+            largest = std::max(largest, std::abs(alone[i]));
+            worst_weight_grad = std::max(worst_weight_grad, std::abs(alone[i] - together[i]));
+        }
+        CHECK(worst_weight_grad <= 1e-12 * largest);
+    };
+    check(Network<double, cpu, Input<3, 8, 8>, Conv2D<4, 3, 2, 1>, ReLU>(1), 37);                 // 4x4 outputs
+    check(Network<double, cpu, Input<4, 9, 7>, Conv2D<6, Size2{4, 3}, 2, 1, 1, 2>>(2), 35);       // groups 2
+    check(Network<double, cpu, Input<2, 14, 14>, Conv2D<3, 1, 2, 0, 1, 1, false>>(3), 13);        // 1x1, stride 2: 7x7
 }
