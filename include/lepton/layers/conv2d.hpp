@@ -282,9 +282,9 @@ public:
                                                      columns(x.data(), s0, count, g, col), width, T(0), target, width);
                         for (std::size_t i = 0; i < count; ++i)
                             for (std::size_t o = g * group_out; o < (g + 1) * group_out; ++o) {
-                                const T* src = count == 1 ? target + (o - g * group_out) * out_pixels
-                                                          : product + (o - g * group_out) * width + i * out_pixels;
-                                finish_output_plane(src, o, y.data() + ((s0 + i) * Out + o) * out_pixels);
+                                T* plane = y.data() + ((s0 + i) * Out + o) * out_pixels;
+                                const T* src = count == 1 ? plane : product + (o - g * group_out) * width + i * out_pixels;
+                                finish_output_plane(src, o, plane);
                             }
                     }
                 }
