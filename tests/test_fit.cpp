@@ -107,6 +107,20 @@ TEST_CASE("fit reaches 100% on a separable problem; evaluate and predict agree")
     for (std::size_t i = 0; i < out.size(); ++i) CHECK(out.data()[i] == doctest::Approx(direct.data()[i]));
 }
 
+TEST_CASE("evaluate that fails on a bad label leaves the network in the mode it had")
+{
+    auto test = clusters(64, 2);
+    test.labels[40] = 5;  // two classes
+    Classifier net(3);
+    CrossEntropyLoss<float> loss;
+    for (const bool training : {true, false}) {
+        CAPTURE(training);
+        net.train(training);
+        CHECK_THROWS_WITH_AS(evaluate(net, loss, test, {.batch_size = 16}), doctest::Contains("label 5"), value_error);
+        CHECK(net.is_training() == training);
+    }
+}
+
 TEST_CASE("fit prints one line per epoch when not on a terminal")
 {
     const auto train = clusters(64, 1);

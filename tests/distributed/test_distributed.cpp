@@ -402,6 +402,52 @@ TEST_CASE("a callback that fails on one rank stops every rank with an error, not
     world->barrier();  // the group still works for the next case
 }
 
+TEST_CASE("a bad label in one rank's share stops every rank with an error, not a hang")
+{
+    const int last = world->size() - 1;
+    CrossEntropyLoss<float> loss;
+    // On the other ranks: rank_failure naming the last rank and the step.
+    auto expect_failure = [&](auto&& call, const char* step) {
+        if (world->rank() == last) {
+            CHECK_THROWS_WITH_AS(call(), doctest::Contains("label 7"), value_error);
+        } else {
+            try {
+                call();
+                FAIL("returned although another rank failed");
+            } catch (const dist::rank_failure& e) {
+                CHECK(e.failed_ranks() == std::vector<int>{last});
+                CHECK(std::string(e.what()).find(step) != std::string::npos);
+            }
+        }
+    };
+    SUBCASE("training: the second batch's sample in the last rank's piece")
+    {
+        auto train = patterns(128, 17);
+        const std::size_t per_rank = 16, global = per_rank * std::size_t(world->size());
+        train.labels[global + per_rank * std::size_t(last) + 3] = 7;  // 3 classes
+        SmallCNN net(53);
+        SGD optimizer(net, {.lr = 0.1});
+        expect_failure(
+            [&] {
+                fit(net, optimizer, loss, train,
+                    {.epochs = 1, .batch_size = per_rank, .shuffle = false, .verbose = verbosity::silent,
+                     .process_group = world});
+            },
+            "forward pass and loss");
+    }
+    SUBCASE("evaluation: the last sample, in the last rank's piece of the last batch")
+    {
+        auto test = patterns(333, 18);
+        test.labels.back() = 7;
+        SmallCNN net(54);
+        net.train();
+        expect_failure([&] { evaluate(net, loss, test, {.batch_size = 50, .process_group = world}); },
+                       "evaluating its share");
+        CHECK(net.is_training());  // the mode it had, on every rank
+    }
+    world->barrier();
+}
+
 namespace {
 
 using SyncNet = Sequential<Input<1, 8, 8>, Conv2D<4, 3>, SyncBatchNorm2D<>, ReLU, MaxPool2D<2>, Flatten, Dense<3>>;

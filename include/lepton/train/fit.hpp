@@ -194,23 +194,33 @@ logs evaluate_into(Net& net, Loss& loss, const data::Dataset<typename Net::value
                    const std::string& prefix, distributed::process_group* group = nullptr)
 {
     check_target_rank<Net, TargetRank>();
-    const bool was_training = net.is_training();
+    // Back in its mode on every way out, an error included.
+    struct mode_restorer {
+        Net& net;
+        bool was_training;
+        ~mode_restorer() { net.train(was_training); }
+    } const restore_mode{net, net.is_training()};
     net.eval();
     for (const auto& m : ms) m->reset();
     data::BatchLoader loader(data, batch_size, /*shuffle=*/false);
     if (group) loader.shard(std::size_t(group->rank()), std::size_t(group->size()), /*every_rank_gets_samples=*/false);
     double sums[2] = {0, 0};  // loss over the samples, samples
-    for (std::size_t b = 0; b < loader.batches(); ++b) {
-        auto batch = loader[b];
-        const std::size_t n = batch.features.shape()[0];
-        if (n == 0) continue;  // this rank's share of a last, small batch
-        const auto& out = net.forward(batch.features);
-        sums[0] += double(loss(out, targets_of(batch))) * double(n);
-        sums[1] += double(n);
-        update_metrics(ms, out, targets_of(batch));
-    }
-    net.train(was_training);
-    if (group) {
+    auto evaluate_share = [&] {
+        for (std::size_t b = 0; b < loader.batches(); ++b) {
+            auto batch = loader[b];
+            const std::size_t n = batch.features.shape()[0];
+            if (n == 0) continue;  // this rank's share of a last, small batch
+            const auto& out = net.forward(batch.features);
+            sums[0] += double(loss(out, targets_of(batch))) * double(n);
+            sums[1] += double(n);
+            update_metrics(ms, out, targets_of(batch));
+        }
+    };
+    if (!group) {
+        evaluate_share();
+    } else {
+        // A bad label in one rank's share must stop every rank, not leave the others in the reduction.
+        distributed::share_failure(*group, distributed::failure_of(evaluate_share), "evaluating its share of the data");
         group->all_reduce_sum(std::span<double>(sums));
         reduce_metrics(ms, *group);
     }
@@ -292,17 +302,25 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
             net.zero_grad();
             const std::size_t n = batch.features.shape()[0];
             double batch_loss = 0;
-            if (n > 0 || !group) {  // a data-parallel rank's share of a last batch may be empty
+            auto forward_and_loss = [&] {
                 const auto& out = net.forward(batch.features);
                 batch_loss = double(loss(out, targets_of(batch)));
                 update_metrics(options.metrics, out, targets_of(batch));
-            }
+            };
+            // A data-parallel rank's error here (a bad label in its share) is told to the others below.
+            std::exception_ptr step_failure;
+            if (!group)
+                forward_and_loss();
+            else if (n > 0)  // a data-parallel rank's share of a last batch may be empty
+                step_failure = distributed::failure_of(forward_and_loss);
             std::size_t batch_samples = n;
             if (group) {
                 // The global batch's loss, so that every rank decides alike whether to step.
-                double sums[3] = {batch_loss * double(n), double(n), batch_failure ? 1.0 : 0.0};
+                double sums[4] = {batch_loss * double(n), double(n), batch_failure ? 1.0 : 0.0,
+                                  step_failure ? 1.0 : 0.0};
                 group->all_reduce_sum(std::span<double>(sums));
                 if (sums[2] != 0) distributed::share_failure(*group, batch_failure, batch_callbacks);
+                if (sums[3] != 0) distributed::share_failure(*group, step_failure, "a batch's forward pass and loss");
                 batch_loss = sums[0] / sums[1];
                 batch_samples = std::size_t(sums[1]);
             }
