@@ -105,24 +105,31 @@ TEST_CASE("ConvTranspose2D: forward equals the direct scatter (strides, padding,
     CHECK(difference_from_scatter<Network<double, cpu, Input<16, 6, 7>, ConvTranspose2D<16, 3, 1, 1>>, 16, 3, 1, 1, 1, 1>() < 1e-12);
 }
 
-TEST_CASE("ConvTranspose2D: the adjoint of Conv2D (forward = Conv2D's input gradient, input gradient = Conv2D's forward)")
+namespace {
+
+/// A ConvTranspose2D network `Transposed` against the Conv2D network `Forward` it is the adjoint of, with the same
+/// weights, on `batch` samples: the forward pass is Conv2D's input gradient, the input gradient Conv2D's forward
+/// pass and the weight gradient Conv2D's, all bitwise; and <T x, z> = <x, C z>.
+template <class Transposed, class Forward>
+void check_adjoint(std::size_t batch)
 {
-    // ConvTranspose2D<5, 4, 2, 1> on [3, 6, 6] and Conv2D<3, 4, 2, 1, no bias> on [5, 12, 12] with the same weights.
-    using Transposed = Network<double, cpu, Input<3, 6, 6>, ConvTranspose2D<5, 4, 2, 1, 0, 1, 1, false>>;
-    using Forward = Network<double, cpu, Input<5, 12, 12>, Conv2D<3, 4, 2, 1, 1, 1, false>>;
     Transposed t(1);
     Forward c(2);
     std::copy(t.parameters().begin(), t.parameters().end(), c.parameters().begin());
-    const auto x = random_input<Transposed>(2, 3);  // [2, 3, 6, 6]
-    const auto z = random_input<Forward>(2, 4);     // [2, 5, 12, 12]
+    const auto x = random_input<Transposed>(batch, 3);
+    const auto z = random_input<Forward>(batch, 4);
 
     const auto ty = t.forward(x);
+    c.zero_grad();
     c.forward(z);
     const auto cdx = c.backward(x, /*input_grad=*/true);
     CHECK(ty == cdx);  // the same kernels: equal, not just close
+    t.zero_grad();
     t.forward(x);
     const auto tdx = t.backward(z, /*input_grad=*/true);
     CHECK(tdx == c.forward(z));
+    // The weight gradient taken with the input gradient (dY unfolded once for the two) is Conv2D's.
+    CHECK(std::equal(t.gradients().begin(), t.gradients().end(), c.gradients().begin(), c.gradients().end()));
 
     // <T x, z> = <x, C z>, computed independently in double.
     double left = 0, right = 0;
@@ -130,6 +137,27 @@ TEST_CASE("ConvTranspose2D: the adjoint of Conv2D (forward = Conv2D's input grad
     for (std::size_t i = 0; i < ty.size(); ++i) left += ty.data()[i] * z.data()[i];
     for (std::size_t i = 0; i < x.size(); ++i) right += x.data()[i] * cz.data()[i];
     CHECK(left == doctest::Approx(right).epsilon(1e-12));
+}
+
+} // namespace
+
+TEST_CASE("ConvTranspose2D: the adjoint of Conv2D (forward = Conv2D's input gradient, input gradient = Conv2D's forward)")
+{
+    // ConvTranspose2D<5, 4, 2, 1> on [3, 6, 6] and Conv2D<3, 4, 2, 1, no bias> on [5, 12, 12]. Conv2D's 6x6 outputs
+    // are multiplied 8 images at a time: 2 images are one short product, 11 a full one and a short one.
+    using Transposed = Network<double, cpu, Input<3, 6, 6>, ConvTranspose2D<5, 4, 2, 1, 0, 1, 1, false>>;
+    using Forward = Network<double, cpu, Input<5, 12, 12>, Conv2D<3, 4, 2, 1, 1, 1, false>>;
+    static_assert(Forward::layer_type<0>::images_per_product == 8);
+    for (const std::size_t batch : {1, 2, 11}) {
+        CAPTURE(batch);
+        check_adjoint<Transposed, Forward>(batch);
+    }
+    // Two groups, a 3x3 kernel and output padding.
+    check_adjoint<Network<double, cpu, Input<4, 5, 5>, ConvTranspose2D<4, 3, 2, 1, 1, 1, 2, false>>,
+                  Network<double, cpu, Input<4, 10, 10>, Conv2D<4, 3, 2, 1, 1, 2, false>>>(9);
+    // Stride 1: the adjoint convolution is implicit, and its two products run apart.
+    check_adjoint<Network<double, cpu, Input<3, 5, 5>, ConvTranspose2D<2, 3, 1, 1, 0, 1, 1, false>>,
+                  Network<double, cpu, Input<2, 5, 5>, Conv2D<3, 3, 1, 1, 1, 1, false>>>(3);
 }
 
 TEST_CASE("ConvTranspose2D gradients (finite differences in double)")

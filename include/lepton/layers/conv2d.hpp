@@ -177,6 +177,8 @@ public:
     /// packing its weights (25 against 33 GFLOP/s on a Zen 1 at 512 x 49 x 64).
     static constexpr std::size_t images_per_product =
         pointwise || implicit || whole_image || out_pixels >= 128 ? 1 : (256 + out_pixels - 1) / out_pixels;
+    /// The forward pass unfolds the input (im2col, or the image itself when pointwise) and multiplies the columns.
+    static constexpr bool unfolded = !whole_image && !implicit;
     /// Columns of the widest product: `images_per_product` output planes.
     static constexpr std::size_t product_width = images_per_product * out_pixels;
 
@@ -265,30 +267,7 @@ public:
             });
             return y;
         } else {
-            // Strided and pointwise convolutions: im2col and a GEMM per image, or per `images_per_product`
-            // images side by side when the output planes are small; the weights are packed once.
-            const T* packed = pack_weights(kernels::transpose::no);
-            kernels::parallel_region(threads, [&](int t, int nt) {
-                const auto range = kernels::split_range(n, t, nt);
-                T* col = pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * product_width);
-                T* product = images_per_product == 1 ? nullptr
-                                                     : thread_scratch<T, detail::product_tag>().get(group_out * product_width);
-                for (std::size_t s0 = range.begin; s0 < range.end; s0 += images_per_product) {
-                    const std::size_t count = std::min(images_per_product, range.end - s0), width = count * out_pixels;
-                    for (std::size_t g = 0; g < G; ++g) {
-                        // One image writes its output planes in place; several are spread afterwards.
-                        T* target = count == 1 ? y.data() + (s0 * Out + g * group_out) * out_pixels : product;
-                        kernels::gemm_prepacked_a<T>(group_out, width, group_k, packed + g * packed_group_size,
-                                                     columns(x.data(), s0, count, g, col), width, T(0), target, width);
-                        for (std::size_t i = 0; i < count; ++i)
-                            for (std::size_t o = g * group_out; o < (g + 1) * group_out; ++o) {
-                                T* plane = y.data() + ((s0 + i) * Out + o) * out_pixels;
-                                const T* src = count == 1 ? plane : product + (o - g * group_out) * width + i * out_pixels;
-                                finish_output_plane(src, o, plane);
-                            }
-                    }
-                }
-            });
+            unfolded_pass(n, x.data(), y.data(), nullptr);
             return y;
         }
     }
@@ -299,6 +278,23 @@ public:
         input_type* dx = input_grad ? &this->input_grad_like(x) : nullptr;
         gradients(this->batch_of(x), x.data(), dy.data(), dx ? dx->data() : nullptr);
         return dx ? *dx : this->dx_;
+    }
+
+    /// For ConvTranspose2D's backward pass, which needs both products of one input: the forward pass of `x`, and
+    /// the weight (and bias) gradient for the output gradient `dy` ([n, out, oh, ow]) accumulated as `backward`
+    /// would. Strided and pointwise convolutions unfold `x` once for the two; the others run them one after the other.
+    const output_type& forward_and_weight_gradient(const input_type& x, const T* dy)
+    {
+        const std::size_t n = this->batch_of(x);
+        if constexpr (unfolded) {
+            output_type& y = this->output_for(n);
+            unfolded_pass(n, x.data(), y.data(), dy);
+            return y;
+        } else {
+            gradients(n, x.data(), dy, nullptr);
+            context none;
+            return forward(x, none);
+        }
     }
 
     /// The two halves of `backward` on `n` samples, for the layers that run a
@@ -352,21 +348,15 @@ public:
         if constexpr (!implicit_input_grad)
             if (dx) packed_transposed = pack_weights(kernels::transpose::yes);
         const int threads = sample_threads(n);
-        if (thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
+        if (x) reserve_thread_gradients(threads);
         // The team that actually ran (one thread inside an outer parallel region), whose private sums are added.
         int team = 1;
         kernels::parallel_region(threads, [&](int t, int nt) {
             if (t == 0) team = nt;
             const auto range = kernels::split_range(n, t, nt);
-            // Thread 0 accumulates into the network's gradients, the others privately.
-            T* gw = gw_;
-            T* gb = gb_;
-            if (t > 0 && x) {
-                auto& own = thread_grads_[std::size_t(t)];
-                own.assign(parameter_count, T(0));
-                gw = own.data();
-                gb = own.data() + weight_count;
-            }
+            const gradient_pointers sums = x ? gradient_sums(t) : gradient_pointers{};
+            T* const gw = sums.w;
+            T* const gb = sums.b;
             T* col = implicit || pointwise || !x ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * product_width);
             T* dcol = implicit_input_grad || pointwise || !dx ? nullptr : thread_scratch<T, detail::col2im_tag>().get(group_k * product_width);
             T* gathered = images_per_product == 1 ? nullptr
@@ -421,17 +411,11 @@ public:
                     }
                 }
                 // (The implicit path sums the bias gradient while it reads dY.)
-                if constexpr (UseBias && !implicit)
-                    if (x)
-                        for (std::size_t i = 0; i < count; ++i)
-                            for (std::size_t o = 0; o < Out; ++o)
-                                gb[o] += kernels::sum(out_pixels, dy + ((s0 + i) * Out + o) * out_pixels);
+                if constexpr (!implicit)
+                    if (x) accumulate_bias_gradient(dy, s0, count, gb);
             }
         });
-        for (int t = 1; t < team && x; ++t) {
-            const T* own = thread_grads_[std::size_t(t)].data();
-            kernels::map(parameter_count, gw_, own, gw_, [](auto a, auto b) { return a + b; });
-        }
+        if (x) add_thread_gradients(team);
     }
 
 
@@ -531,6 +515,86 @@ private:
         } else if (src != dst) {
             std::copy_n(src, out_pixels, dst);
         }
+    }
+
+    /// The forward pass of strided and pointwise convolutions: im2col and a GEMM per image, or per
+    /// `images_per_product` images side by side when the output planes are small, with the weights packed once.
+    /// With `dy`, the weight (and bias) gradient is accumulated from the same columns.
+    void unfolded_pass(std::size_t n, const T* x, T* y, const T* dy)
+    {
+        const T* packed = pack_weights(kernels::transpose::no);
+        const int threads = sample_threads(n);
+        if (dy) reserve_thread_gradients(threads);
+        int team = 1;  // as in `gradients`
+        kernels::parallel_region(threads, [&](int t, int nt) {
+            if (t == 0) team = nt;
+            const auto range = kernels::split_range(n, t, nt);
+            const gradient_pointers sums = dy ? gradient_sums(t) : gradient_pointers{};
+            T* const gw = sums.w;
+            T* const gb = sums.b;
+            T* col = pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * product_width);
+            // Several images' outputs before they are spread, then their dY side by side.
+            T* product = images_per_product == 1 ? nullptr
+                                                 : thread_scratch<T, detail::product_tag>().get(group_out * product_width);
+            for (std::size_t s0 = range.begin; s0 < range.end; s0 += images_per_product) {
+                const std::size_t count = std::min(images_per_product, range.end - s0), width = count * out_pixels;
+                for (std::size_t g = 0; g < G; ++g) {
+                    const T* cols = columns(x, s0, count, g, col);
+                    // One image writes its output planes in place; several are spread afterwards.
+                    T* target = count == 1 ? y + (s0 * Out + g * group_out) * out_pixels : product;
+                    kernels::gemm_prepacked_a<T>(group_out, width, group_k, packed + g * packed_group_size, cols,
+                                                 width, T(0), target, width);
+                    for (std::size_t i = 0; i < count; ++i)
+                        for (std::size_t o = g * group_out; o < (g + 1) * group_out; ++o) {
+                            T* plane = y + ((s0 + i) * Out + o) * out_pixels;
+                            const T* src = count == 1 ? plane : product + (o - g * group_out) * width + i * out_pixels;
+                            finish_output_plane(src, o, plane);
+                        }
+                    if (!dy) continue;
+                    // dW_g += dY_g cols^T, as in `gradients`
+                    const T* dy_g = count == 1 ? dy + (s0 * Out + g * group_out) * out_pixels
+                                               : gather_planes(dy, s0, count, g, product);
+                    kernels::gemm<T>(kernels::transpose::no, kernels::transpose::yes, group_out, group_k, width, T(1),
+                                     dy_g, width, cols, width, T(1), gw + g * group_out * group_k, group_k);
+                }
+                if (dy) accumulate_bias_gradient(dy, s0, count, gb);
+            }
+        });
+        if (dy) add_thread_gradients(team);
+    }
+
+    /// Where one thread sums the weight and bias gradients.
+    struct gradient_pointers {
+        T* w = nullptr;
+        T* b = nullptr;
+    };
+    /// Room for a private gradient per thread but the first.
+    void reserve_thread_gradients(int threads)
+    {
+        if (thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
+    }
+    /// Thread 0 accumulates into the network's gradients, the others into zeroed private sums.
+    gradient_pointers gradient_sums(int t)
+    {
+        if (t == 0) return {gw_, gb_};
+        auto& own = thread_grads_[std::size_t(t)];
+        own.assign(parameter_count, T(0));
+        return {own.data(), own.data() + weight_count};
+    }
+    /// Adds the private sums of threads 1 .. team - 1 to the network's gradients.
+    void add_thread_gradients(int team)
+    {
+        for (int t = 1; t < team; ++t) {
+            const T* own = thread_grads_[std::size_t(t)].data();
+            kernels::map(parameter_count, gw_, own, gw_, [](auto a, auto b) { return a + b; });
+        }
+    }
+    /// db += the sums of the output-gradient planes of `count` images from `s0` on.
+    static void accumulate_bias_gradient(const T* dy, std::size_t s0, std::size_t count, T* gb)
+    {
+        if constexpr (UseBias)
+            for (std::size_t i = 0; i < count; ++i)
+                for (std::size_t o = 0; o < Out; ++o) gb[o] += kernels::sum(out_pixels, dy + ((s0 + i) * Out + o) * out_pixels);
     }
 
     /// Elements of one group's weights W_g [group_out, group_k] packed by `pack_a_full`.

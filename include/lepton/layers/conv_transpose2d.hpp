@@ -184,13 +184,15 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {
         const std::size_t n = this->batch_of(x);
-        conv_.gradients(n, dy.data(), x.data(), nullptr);
         if constexpr (UseBias)
             for (std::size_t s = 0; s < n; ++s)
                 for (std::size_t o = 0; o < Out; ++o) gb_[o] += kernels::sum(out_pixels, dy.data() + (s * Out + o) * out_pixels);
-        if (!input_grad) return this->dx_;
-        context none;
-        return conv_.forward(dy, none);
+        if (!input_grad) {
+            conv_.gradients(n, dy.data(), x.data(), nullptr);
+            return this->dx_;
+        }
+        // Both products read dY unfolded: one unfolding for the two.
+        return conv_.forward_and_weight_gradient(dy, x.data());
     }
 
 private:
