@@ -65,6 +65,21 @@ data::Dataset<float, 3> patterns(std::size_t n, std::uint64_t seed)
     return d;
 }
 
+/// A loader that fails on batch 1 when told to, as an ImageLoader does on a file it cannot decode.
+struct failing_loader {
+    static constexpr std::size_t sample_rank = 3, target_rank = 0;
+    data::BatchLoader<float, 3> inner;
+    bool fails;
+    void start_epoch() { inner.start_epoch(); }
+    std::size_t batches() const { return inner.batches(); }
+    void shard(std::size_t rank, std::size_t ranks) { inner.shard(rank, ranks); }
+    auto operator[](std::size_t b)
+    {
+        if (fails && b == 1) throw io_error("lepton test: an image of this rank's piece cannot be decoded");
+        return inner[b];
+    }
+};
+
 /// The loss of every batch of a `fit` run.
 struct batch_losses : Callback<float> {
     std::vector<double> values;
@@ -402,7 +417,7 @@ TEST_CASE("a callback that fails on one rank stops every rank with an error, not
     world->barrier();  // the group still works for the next case
 }
 
-TEST_CASE("a bad label in one rank's share stops every rank with an error, not a hang")
+TEST_CASE("a bad label or an unreadable batch on one rank stops every rank with an error, not a hang")
 {
     const int last = world->size() - 1;
     CrossEntropyLoss<float> loss;
@@ -434,6 +449,22 @@ TEST_CASE("a bad label in one rank's share stops every rank with an error, not a
                      .process_group = world});
             },
             "forward pass and loss");
+    }
+    SUBCASE("training: the last rank's loader cannot read its piece of the second batch")
+    {
+        const auto train = patterns(128, 19);
+        failing_loader loader{data::BatchLoader<float, 3>(train, 16), world->rank() == last};
+        SmallCNN net(55);
+        SGD optimizer(net, {.lr = 0.1});
+        if (world->rank() == last) {
+            CHECK_THROWS_AS(fit(net, optimizer, loss, loader, {.epochs = 1, .verbose = verbosity::silent,
+                                                                .process_group = world}),
+                            io_error);
+        } else {
+            expect_failure([&] { fit(net, optimizer, loss, loader, {.epochs = 1, .verbose = verbosity::silent,
+                                                                    .process_group = world}); },
+                           "loading a batch");
+        }
     }
     SUBCASE("evaluation: the last sample, in the last rank's piece of the last batch")
     {

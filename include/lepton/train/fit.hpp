@@ -298,21 +298,25 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
         std::exception_ptr batch_failure;
         constexpr std::string_view batch_callbacks = "a callback's on_batch_end";
         for (std::size_t b = 0; b < loader.batches(); ++b) {
-            auto batch = loader[b];
             net.zero_grad();
-            const std::size_t n = batch.features.shape()[0];
+            std::size_t n = 0;
             double batch_loss = 0;
-            auto forward_and_loss = [&] {
-                const auto& out = net.forward(batch.features);
-                batch_loss = double(loss(out, targets_of(batch)));
-                update_metrics(options.metrics, out, targets_of(batch));
+            std::optional<std::remove_cvref_t<decltype(loader[b])>> batch;  // read again by backward
+            auto load_forward_and_loss = [&] {
+                batch.emplace(loader[b]);
+                n = batch->features.shape()[0];
+                if (n == 0 && group) return;  // a data-parallel rank's share of a last batch may be empty
+                const auto& out = net.forward(batch->features);
+                batch_loss = double(loss(out, targets_of(*batch)));
+                update_metrics(options.metrics, out, targets_of(*batch));
             };
-            // A data-parallel rank's error here (a bad label in its share) is told to the others below.
+            // A data-parallel rank's error here (an image it cannot decode, a bad label in its share) is told
+            // to the others below.
             std::exception_ptr step_failure;
             if (!group)
-                forward_and_loss();
-            else if (n > 0)  // a data-parallel rank's share of a last batch may be empty
-                step_failure = distributed::failure_of(forward_and_loss);
+                load_forward_and_loss();
+            else
+                step_failure = distributed::failure_of(load_forward_and_loss);
             std::size_t batch_samples = n;
             if (group) {
                 // The global batch's loss, so that every rank decides alike whether to step.
@@ -320,7 +324,8 @@ History fit_batches(Net& net, Optimizer& optimizer, Loss& loss, Loader& loader,
                                   step_failure ? 1.0 : 0.0};
                 group->all_reduce_sum(std::span<double>(sums));
                 if (sums[2] != 0) distributed::share_failure(*group, batch_failure, batch_callbacks);
-                if (sums[3] != 0) distributed::share_failure(*group, step_failure, "a batch's forward pass and loss");
+                if (sums[3] != 0)
+                    distributed::share_failure(*group, step_failure, "loading a batch or its forward pass and loss");
                 batch_loss = sums[0] / sums[1];
                 batch_samples = std::size_t(sums[1]);
             }
