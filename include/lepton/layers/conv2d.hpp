@@ -347,16 +347,7 @@ public:
         const T* packed_transposed = nullptr;
         if constexpr (!implicit_input_grad)
             if (dx) packed_transposed = pack_weights(kernels::transpose::yes);
-        const int threads = sample_threads(n);
-        if (x) reserve_thread_gradients(threads);
-        // The team that actually ran (one thread inside an outer parallel region), whose private sums are added.
-        int team = 1;
-        kernels::parallel_region(threads, [&](int t, int nt) {
-            if (t == 0) team = nt;
-            const auto range = kernels::split_range(n, t, nt);
-            const gradient_pointers sums = x ? gradient_sums(t) : gradient_pointers{};
-            T* const gw = sums.w;
-            T* const gb = sums.b;
+        for_sample_ranges(n, x != nullptr, [&](kernels::range range, T* gw, T* gb) {
             T* col = implicit || pointwise || !x ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * product_width);
             T* dcol = implicit_input_grad || pointwise || !dx ? nullptr : thread_scratch<T, detail::col2im_tag>().get(group_k * product_width);
             T* gathered = images_per_product == 1 ? nullptr
@@ -415,7 +406,6 @@ public:
                     if (x) accumulate_bias_gradient(dy, s0, count, gb);
             }
         });
-        if (x) add_thread_gradients(team);
     }
 
 
@@ -523,15 +513,7 @@ private:
     void unfolded_pass(std::size_t n, const T* x, T* y, const T* dy)
     {
         const T* packed = pack_weights(kernels::transpose::no);
-        const int threads = sample_threads(n);
-        if (dy) reserve_thread_gradients(threads);
-        int team = 1;  // as in `gradients`
-        kernels::parallel_region(threads, [&](int t, int nt) {
-            if (t == 0) team = nt;
-            const auto range = kernels::split_range(n, t, nt);
-            const gradient_pointers sums = dy ? gradient_sums(t) : gradient_pointers{};
-            T* const gw = sums.w;
-            T* const gb = sums.b;
+        for_sample_ranges(n, dy != nullptr, [&](kernels::range range, T* gw, T* gb) {
             T* col = pointwise ? nullptr : thread_scratch<T, detail::im2col_tag>().get(group_k * product_width);
             // Several images' outputs before they are spread, then their dY side by side.
             T* product = images_per_product == 1 ? nullptr
@@ -560,31 +542,34 @@ private:
                 if (dy) accumulate_bias_gradient(dy, s0, count, gb);
             }
         });
-        if (dy) add_thread_gradients(team);
     }
 
-    /// Where one thread sums the weight and bias gradients.
-    struct gradient_pointers {
-        T* w = nullptr;
-        T* b = nullptr;
-    };
-    /// Room for a private gradient per thread but the first.
-    void reserve_thread_gradients(int threads)
+    /// Runs `body(range, gw, gb)` over the samples, a range per thread of `sample_threads(n)`. With `accumulate`,
+    /// `gw` and `gb` say where the thread sums the weight and bias gradients: thread 0 into the network's, the
+    /// others into zeroed private sums that are added afterwards. Without it they are null.
+    template <class Body>
+    void for_sample_ranges(std::size_t n, bool accumulate, Body&& body)
     {
-        if (thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
-    }
-    /// Thread 0 accumulates into the network's gradients, the others into zeroed private sums.
-    gradient_pointers gradient_sums(int t)
-    {
-        if (t == 0) return {gw_, gb_};
-        auto& own = thread_grads_[std::size_t(t)];
-        own.assign(parameter_count, T(0));
-        return {own.data(), own.data() + weight_count};
-    }
-    /// Adds the private sums of threads 1 .. team - 1 to the network's gradients.
-    void add_thread_gradients(int team)
-    {
-        for (int t = 1; t < team; ++t) {
+        const int threads = sample_threads(n);
+        if (accumulate && thread_grads_.size() < std::size_t(threads)) thread_grads_.resize(std::size_t(threads));
+        // The team that actually ran (one thread inside an outer parallel region), whose private sums are added.
+        int team = 1;
+        kernels::parallel_region(threads, [&](int t, int nt) {
+            if (t == 0) team = nt;
+            T* gw = nullptr;
+            T* gb = nullptr;
+            if (accumulate && t == 0) {
+                gw = gw_;
+                gb = gb_;
+            } else if (accumulate) {
+                auto& own = thread_grads_[std::size_t(t)];
+                own.assign(parameter_count, T(0));
+                gw = own.data();
+                gb = own.data() + weight_count;
+            }
+            body(kernels::split_range(n, t, nt), gw, gb);
+        });
+        for (int t = 1; t < team && accumulate; ++t) {
             const T* own = thread_grads_[std::size_t(t)].data();
             kernels::map(parameter_count, gw_, own, gw_, [](auto a, auto b) { return a + b; });
         }
