@@ -173,16 +173,23 @@ TEST_CASE("Conv2D by Winograd F(4x4, 3x3): forward against a direct convolution,
     CHECK(run(Wide(1), 2, 2) < 1e-12);
     CHECK(run(Lopsided(1), 0, 2) < 1e-12);
     // Float (its own vector code for picking tiles out of rows and writing
-    // them back when four tiles span a row): the transforms round differently
-    // from a direct sum, but not by much. Rows of 13, 14 and 16 (four tiles),
-    // and of 37 (ten); padding odd, even and lopsided; tile rows that do not
-    // fill a vector; 7 images (groups of images and a partial last group).
+    // them back when four tiles span a row, or with AVX2 when tile rows are
+    // whole quads of four): the transforms round differently from a direct
+    // sum, but not by much. Rows of 13, 14 and 16 (four tiles), 15 (four
+    // tiles, the last one cut short, three tile rows: vectors that span two
+    // images), 32 (eight) and 37 (ten); padding odd, even, lopsided and none;
+    // tile rows that do not fill a vector; 7 images (groups of images and a
+    // partial last group).
     CHECK(float_error(Network<float, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>>(1),
                       Network<double, cpu, Input<32, 14, 14>, Conv2D<64, 3, 1, Padding::same>>(1), 7) < 1e-5);
     CHECK(float_error(Network<float, cpu, Input<16, 13, 13>, Conv2D<20, 3, 1, Padding::same>>(1),
                       Network<double, cpu, Input<16, 13, 13>, Conv2D<20, 3, 1, Padding::same>>(1)) < 1e-5);
     CHECK(float_error(Network<float, cpu, Input<16, 9, 14>, Conv2D<16, 3, 1, Padding{0, 2}>>(1),
                       Network<double, cpu, Input<16, 9, 14>, Conv2D<16, 3, 1, Padding{0, 2}>>(1), 5) < 1e-5);
+    CHECK(float_error(Network<float, cpu, Input<16, 11, 15>, Conv2D<16, 3, 1, Padding::same>>(1),
+                      Network<double, cpu, Input<16, 11, 15>, Conv2D<16, 3, 1, Padding::same>>(1), 5) < 1e-5);
+    CHECK(float_error(Network<float, cpu, Input<16, 10, 34>, Conv2D<24, 3>>(1),
+                      Network<double, cpu, Input<16, 10, 34>, Conv2D<24, 3>>(1), 3) < 1e-5);
     CHECK(float_error(Network<float, cpu, Input<16, 5, 37>, Conv2D<16, 3, 1, 2>>(1),
                       Network<double, cpu, Input<16, 5, 37>, Conv2D<16, 3, 1, 2>>(1)) < 1e-5);
     CHECK(float_error(Network<float, cpu, Input<16, 6, 37>, Conv2D<16, 3, 1, Padding::same>, ReLU,

@@ -64,6 +64,10 @@ struct winograd_tiling {
     /// Float vectors of 16 with four tiles to a row: the transforms pick tiles
     /// out of rows with permutes (AVX-512) instead of gathering them.
     bool rows_of_four;
+    /// Float vectors of 8 with tile rows of whole quads of four tiles (AVX2):
+    /// each 128-bit half of a vector holds four consecutive tiles of one tile
+    /// row, which the transforms pick out of rows with 4x4 transposes.
+    bool quads;
 
     /// Columns of the products: the group's tiles, rounded up to whole vectors.
     template <class T>
@@ -99,6 +103,11 @@ struct winograd_tiling {
         t.rows_of_four = std::is_same_v<T, float> && W == 16 && t.tiles_w == 4;
 #else
         t.rows_of_four = false;
+#endif
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+        t.quads = std::is_same_v<T, float> && W == 8 && t.tiles_w % 4 == 0;
+#else
+        t.quads = false;
 #endif
         t.tiles = t.rows_of_four ? (t.tiles_h * t.tiles_w + W - 1) / W * W : t.tiles_h * t.tiles_w;
         t.block_h = 4 * t.tiles_h + 2;
@@ -288,6 +297,105 @@ struct winograd_padded_rows {
 };
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+/// The 4x4 transposes of the two 128-bit halves: in each half, lane q of
+/// out[j] is lane j of x[q].
+LEPTON_ALWAYS_INLINE void transpose_quads(const __m256 (&x)[4], __m256 (&out)[4])
+{
+    const __m256 low01 = _mm256_unpacklo_ps(x[0], x[1]), low23 = _mm256_unpacklo_ps(x[2], x[3]);
+    const __m256 high01 = _mm256_unpackhi_ps(x[0], x[1]), high23 = _mm256_unpackhi_ps(x[2], x[3]);
+    out[0] = _mm256_shuffle_ps(low01, low23, 0x44);
+    out[1] = _mm256_shuffle_ps(low01, low23, 0xEE);
+    out[2] = _mm256_shuffle_ps(high01, high23, 0x44);
+    out[3] = _mm256_shuffle_ps(high01, high23, 0xEE);
+}
+
+/// The 128-bit halves at `low` and `high` as one vector.
+LEPTON_ALWAYS_INLINE __m256 load_halves(const float* low, const float* high)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(low)), _mm_loadu_ps(high), 1);
+}
+
+/// Stores the first n (at most 4) lanes of v.
+LEPTON_ALWAYS_INLINE void store_first_lanes(float* dst, __m128 v, std::ptrdiff_t n)
+{
+    if (n >= 4) {
+        _mm_storeu_ps(dst, v);
+        return;
+    }
+    if (n >= 2) _mm_storel_pi(reinterpret_cast<__m64*>(dst), v);
+    if (n == 3) _mm_store_ss(dst + 2, _mm_movehl_ps(v, v));
+    if (n == 1) _mm_store_ss(dst, v);
+}
+
+/// Copies the n floats at src to dst a vector at a time, the last one masked:
+/// its lanes past n are written as zeros, so dst needs room for 7 more.
+/// (Short rows copied by std::copy cost a call to memmove each.)
+LEPTON_ALWAYS_INLINE void copy_row_zero_filled(const float* src, std::size_t n, float* dst)
+{
+    std::size_t x = 0;
+    for (; x + 8 <= n; x += 8) _mm256_storeu_ps(dst + x, _mm256_loadu_ps(src + x));
+    if (x < n) {
+        const __m256i inside = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - x)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_storeu_ps(dst + x, _mm256_maskload_ps(src + x, inside));
+    }
+}
+
+/// `winograd_transform_planes` (N = 6) with quads of tiles (`winograd_tiling::quads`).
+/// Each plane is copied into zeros, rows wider than the tiles' blocks by a
+/// quad (and room for `copy_row_zero_filled`), so that row i of a quad's 6x6
+/// blocks is five loads of 4: one 4x4 transpose of the first four gives the
+/// blocks' columns 0-3, one of the last four columns 4-5. Gathers cost several
+/// times as much (about 20 micro-ops each on a Zen 1 core).
+template <class Rows>
+void winograd_transform_quads(const winograd_tiling& t, std::size_t images, std::size_t count, const float* data,
+                              std::size_t image_stride, std::size_t h, std::size_t w, std::size_t top,
+                              std::size_t left, const winograd_destination& dest, float* out, Rows rows)
+{
+    using vec = simd::batch<float>;
+    const std::size_t row_w = 4 * t.tiles_w + 12, block_size = t.block_h * row_w;
+    const std::size_t used = images * t.tiles, columns = (used + 7) / 8 * 8;
+    thread_local scratch<float> block_buffer;
+    thread_local scratch<std::size_t> corner_buffer;
+    // One more block of zeros for the half-vector that only rounds up the columns.
+    float* blocks = block_buffer.get((images + 1) * block_size);
+    std::size_t* corners = corner_buffer.get(columns / 4);
+    for (std::size_t quad = 0; quad < columns / 4; ++quad) {
+        const std::size_t column = 4 * quad, image = column / t.tiles, tile = column % t.tiles;
+        corners[quad] = column < used ? image * block_size + 4 * (tile / t.tiles_w) * row_w + 4 * (tile % t.tiles_w)
+                                      : images * block_size;
+    }
+    // The padding stays zero: every plane writes the same interiors.
+    std::fill(blocks, blocks + (images + 1) * block_size, 0.0f);
+    const std::size_t rows_in = std::min(h, t.block_h - top), cols_in = std::min(w, t.block_w - left);
+    for (std::size_t p = 0; p < count; ++p) {
+        for (std::size_t image = 0; image < images; ++image) {
+            const float* src = data + image * image_stride + p * h * w;
+            float* block = blocks + image * block_size;
+            for (std::size_t y = 0; y < rows_in; ++y)
+                copy_row_zero_filled(src + y * w, cols_in, block + (y + top) * row_w + left);
+        }
+        for (std::size_t column = 0; column < columns; column += 8) {
+            const float* low = blocks + corners[column / 4];
+            const float* high = blocks + corners[column / 4 + 1];
+            auto load_row = [&](int i, vec (&d)[6]) {
+                const std::size_t offset = std::size_t(i) * row_w;
+                __m256 quads[5], picked[4];
+#pragma GCC unroll 5
+                for (int k = 0; k < 5; ++k) quads[k] = load_halves(low + offset + 4 * k, high + offset + 4 * k);
+                transpose_quads({quads[0], quads[1], quads[2], quads[3]}, picked);
+                for (int j = 0; j < 4; ++j) d[j] = picked[j];
+                // Columns 4 and 5 of tile q are columns 0 and 1 of tile q + 1.
+                const __m256 low12 = _mm256_unpacklo_ps(quads[1], quads[2]), low34 = _mm256_unpacklo_ps(quads[3], quads[4]);
+                d[4] = _mm256_shuffle_ps(low12, low34, 0x44);
+                d[5] = _mm256_shuffle_ps(low12, low34, 0xEE);
+            };
+            winograd_transform_tiles<6, vec>(load_row, rows, dest.at(out, p, column), dest.xi_stride);
+        }
+    }
+}
+#endif
+
 /// R d R^T for the N x N blocks d of every tile of the `count` planes [h][w]
 /// of `images` images (`image_stride` apart), zero-padded by `top` rows and
 /// `left` columns, tiled by `t` (tile (ty, tx) starts at padded (4 ty, 4 tx);
@@ -331,6 +439,13 @@ void winograd_transform_planes(const winograd_tiling& t, std::size_t images, std
                                                          dest.xi_stride);
                     }
                 }
+            return;
+        }
+#endif
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+    if constexpr (std::is_same_v<T, float> && W == 8 && N == 6)
+        if (t.quads) {
+            winograd_transform_quads(t, images, count, data, image_stride, h, w, top, left, dest, out, rows);
             return;
         }
 #endif
@@ -404,6 +519,37 @@ inline void winograd_store_rows_of_four(const __m512 (&y)[4][4], std::size_t fir
 }
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+/// Where a quad of output tiles goes (`winograd_tiling::quads`): its top-left
+/// pixel's offset in the group's outputs for output channel 0, and how many of
+/// its 4 rows and 16 columns lie inside the image (no rows: a quad that only
+/// rounds up the columns).
+struct winograd_output_quad {
+    std::size_t offset;
+    std::ptrdiff_t rows, cols;
+};
+
+/// Writes the 4x4 tiles y[i][j] of a vector of two quads to where `quad[0]`
+/// (the low half) and `quad[1]` say, plus `out`: a 4x4 transpose per row i
+/// turns the lanes (tiles) into runs of four pixels.
+LEPTON_ALWAYS_INLINE void winograd_store_quads(const simd::batch<float> (&y)[4][4], const winograd_output_quad* quad,
+                                               std::size_t out_w, float* out)
+{
+    for (int i = 0; i < 4; ++i) {
+        __m256 pixels[4];
+        transpose_quads({y[i][0], y[i][1], y[i][2], y[i][3]}, pixels);
+        for (int half = 0; half < 2; ++half) {
+            if (i >= quad[half].rows) continue;
+            float* row = out + quad[half].offset + std::size_t(i) * out_w;
+            for (int q = 0; q < 4; ++q)
+                store_first_lanes(row + 4 * q,
+                                  half == 0 ? _mm256_castps256_ps128(pixels[q]) : _mm256_extractf128_ps(pixels[q], 1),
+                                  quad[half].cols - 4 * q);
+        }
+    }
+}
+#endif
+
 /// y = max(A^T M A + b, floor) for one vector of tiles whose 36 positions start at `col`, `xi_stride` apart.
 template <class V>
 LEPTON_ALWAYS_INLINE void winograd_output_tiles(const typename V::value_type* col, std::size_t xi_stride, V b,
@@ -443,9 +589,22 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
     // tiles, written straight to the image; otherwise the lanes run across
     // images, through Y_ij [16][columns] of one output channel.
     thread_local scratch<T> phase_buffer;
-    T* phases = t.rows_of_four ? nullptr : phase_buffer.get(16 * columns);
+    T* phases = t.rows_of_four || t.quads ? nullptr : phase_buffer.get(16 * columns);
     // A partial last group fills fewer columns; the rest hold nothing of its images.
     const std::size_t filled = (images * t.tiles + W - 1) / W * W;
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+    thread_local scratch<detail::winograd_output_quad> quad_buffer;
+    detail::winograd_output_quad* quads = t.quads ? quad_buffer.get(filled / 4) : nullptr;
+    for (std::size_t quad = 0; t.quads && quad < filled / 4; ++quad) {
+        const std::size_t column = 4 * quad, image = column / t.tiles, tile = column % t.tiles;
+        const std::size_t row = 4 * (tile / t.tiles_w), col = 4 * (tile % t.tiles_w);
+        quads[quad] = column < images * t.tiles
+                          ? detail::winograd_output_quad{image * m * oh * ow + row * ow + col,
+                                                         std::ptrdiff_t(std::min<std::size_t>(4, oh - row)),
+                                                         std::ptrdiff_t(std::min<std::size_t>(16, ow - col))}
+                          : detail::winograd_output_quad{0, 0, 0};
+    }
+#endif
     for (std::size_t o = 0; o < m; ++o) {
         for (std::size_t column = 0; column < filled; column += W) {
             vec y[4][4];
@@ -462,10 +621,17 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
                     continue;
                 }
 #endif
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
+            if constexpr (std::is_same_v<T, float> && W == 8)
+                if (t.quads) {
+                    detail::winograd_store_quads(y, quads + column / 4, ow, out + o * oh * ow);
+                    continue;
+                }
+#endif
             for (int i = 0; i < 4; ++i)
                 for (int j = 0; j < 4; ++j) y[i][j].store_aligned(phases + std::size_t(i * 4 + j) * columns + column);
         }
-        if (t.rows_of_four) continue;
+        if (t.rows_of_four || t.quads) continue;
         // Output (4 ty + i, 4 tx + j) of an image is its tile ty * tiles_w + tx of Y_ij.
         for (std::size_t image = 0; image < images; ++image) {
             T* dst = out + (image * m + o) * oh * ow;
