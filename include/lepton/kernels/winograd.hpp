@@ -555,23 +555,38 @@ template <class V>
 LEPTON_ALWAYS_INLINE void winograd_output_tiles(const typename V::value_type* col, std::size_t xi_stride, V b,
                                                 V floor, V (&y)[4][4])
 {
-    // A^T M, column by column, then the same on the rows of the result.
-    V s[4][6];
+    // M A row by row, then A^T on its columns, one parity of output columns at
+    // a time: the even ones (0, 2) need M's columns 0-4, the odd ones (1, 3)
+    // columns 1-5. Twelve vectors of M A are live at a time, within AVX2's 16
+    // registers; all 24 at once spill to the stack.
+    auto columns = [&](auto odd) {
+        V t[6][2];
 #pragma GCC unroll 6
-    for (int j = 0; j < 6; ++j) {
-        V mj[6], r[4];
+        for (int a = 0; a < 6; ++a) {
+            const auto* row = col + std::size_t(a * 6) * xi_stride;
+            auto m = [&](int k) { return V::load_aligned(row + std::size_t(k) * xi_stride); };
+            if constexpr (decltype(odd)::value) {
+                const V p = m(1) - m(2), q = m(3) - m(4);
+                t[a][0] = xsimd::fma(V(2), q, p);
+                t[a][1] = xsimd::fma(V(8), q, p) + m(5);
+            } else {
+                const V p = m(1) + m(2), q = m(3) + m(4);
+                t[a][0] = m(0) + p + q;
+                t[a][1] = xsimd::fma(V(4), q, p);
+            }
+        }
+#pragma GCC unroll 2
+        for (int k = 0; k < 2; ++k) {
+            V x[6], r[4];
 #pragma GCC unroll 6
-        for (int i = 0; i < 6; ++i) mj[i] = V::load_aligned(col + std::size_t(i * 6 + j) * xi_stride);
-        winograd_output_rows(mj, r);
+            for (int a = 0; a < 6; ++a) x[a] = t[a][k];
+            winograd_output_rows(x, r);
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; ++i) s[i][j] = r[i];
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-        winograd_output_rows(s[i], y[i]);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) y[i][j] = xsimd::max(y[i][j] + b, floor);
-    }
+            for (int i = 0; i < 4; ++i) y[i][2 * k + int(decltype(odd)::value)] = xsimd::max(r[i] + b, floor);
+        }
+    };
+    columns(std::false_type{});
+    columns(std::true_type{});
 }
 
 /// Y = A^T M A (+ bias, then max(0, .) with `relu`) for every tile and output
