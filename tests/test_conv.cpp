@@ -173,8 +173,8 @@ TEST_CASE("Conv2D by Winograd F(4x4, 3x3): forward against a direct convolution,
     CHECK(run(Wide(1), 2, 2) < 1e-12);
     CHECK(run(Lopsided(1), 0, 2) < 1e-12);
     // Float (its own vector code for picking tiles out of rows and writing
-    // them back when four tiles span a row, or with AVX2 when tile rows are
-    // whole quads of four): the transforms round differently from a direct
+    // them back: with AVX-512 when four tiles span a row, with AVX2 always,
+    // by 4x4 transposes): the transforms round differently from a direct
     // sum, but not by much. Rows of 13, 14 and 16 (four tiles), 15 (four
     // tiles, the last one cut short, three tile rows: vectors that span two
     // images), 32 (eight) and 37 (ten); padding odd, even, lopsided and none;

@@ -16,9 +16,11 @@
 /// columns are the group's tiles, numbered image by image and row by row, so
 /// that small images still give the micro-kernel whole panels. Where four
 /// tiles span a row (float, AVX-512), a vector holds four rows of one image's
-/// tiles, picked out of the input rows by permutes; otherwise a vector's lanes
-/// run on across images and element (i, j) of its tiles is gathered from
-/// zero-padded copies of the planes. The weight gradient runs the same
+/// tiles, picked out of the input rows by permutes. With AVX2 (float) each
+/// 128-bit half of a vector holds four tiles, picked out of zero-padded
+/// copies of the planes by 4x4 transposes. Otherwise a vector's lanes run on
+/// across images and element (i, j) of its tiles is gathered from those
+/// copies. The weight gradient runs the same
 /// algorithm backwards (`winograd_weight_grad`), with channels in the lanes.
 
 #include <algorithm>
@@ -64,9 +66,9 @@ struct winograd_tiling {
     /// Float vectors of 16 with four tiles to a row: the transforms pick tiles
     /// out of rows with permutes (AVX-512) instead of gathering them.
     bool rows_of_four;
-    /// Float vectors of 8 with tile rows of whole quads of four tiles (AVX2):
-    /// each 128-bit half of a vector holds four consecutive tiles of one tile
-    /// row, which the transforms pick out of rows with 4x4 transposes.
+    /// Float vectors of 8 (AVX2): each 128-bit half of a vector holds four
+    /// tiles, which the transforms pick out of rows and write back with 4x4
+    /// transposes instead of gathers.
     bool quads;
 
     /// Columns of the products: the group's tiles, rounded up to whole vectors.
@@ -105,7 +107,7 @@ struct winograd_tiling {
         t.rows_of_four = false;
 #endif
 #if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
-        t.quads = std::is_same_v<T, float> && W == 8 && t.tiles_w % 4 == 0;
+        t.quads = std::is_same_v<T, float> && W == 8;
 #else
         t.quads = false;
 #endif
@@ -342,28 +344,28 @@ LEPTON_ALWAYS_INLINE void copy_row_zero_filled(const float* src, std::size_t n, 
 }
 
 /// `winograd_transform_planes` (N = 6) with quads of tiles (`winograd_tiling::quads`).
-/// Each plane is copied into zeros, rows wider than the tiles' blocks by a
-/// quad (and room for `copy_row_zero_filled`), so that row i of a quad's 6x6
-/// blocks is five loads of 4: one 4x4 transpose of the first four gives the
-/// blocks' columns 0-3, one of the last four columns 4-5. Gathers cost several
-/// times as much (about 20 micro-ops each on a Zen 1 core).
+/// Each plane is copied into zeros, rows 8 wider than the tiles' blocks (room
+/// for `copy_row_zero_filled`), so that row i of a tile's 6x6 block is two
+/// loads of 4: a 4x4 transpose of the first loads of the four tiles in a half
+/// gives the blocks' columns 0-3, one of the second loads columns 4-5.
+/// Gathers cost several times as much (about 20 micro-ops each on a Zen 1 core).
 template <class Rows>
 void winograd_transform_quads(const winograd_tiling& t, std::size_t images, std::size_t count, const float* data,
                               std::size_t image_stride, std::size_t h, std::size_t w, std::size_t top,
                               std::size_t left, const winograd_destination& dest, float* out, Rows rows)
 {
     using vec = simd::batch<float>;
-    const std::size_t row_w = 4 * t.tiles_w + 12, block_size = t.block_h * row_w;
+    const std::size_t row_w = t.block_w + 8, block_size = t.block_h * row_w;
     const std::size_t used = images * t.tiles, columns = (used + 7) / 8 * 8;
     thread_local scratch<float> block_buffer;
     thread_local scratch<std::size_t> corner_buffer;
-    // One more block of zeros for the half-vector that only rounds up the columns.
+    // One more block of zeros for the columns that only round up to a whole vector.
     float* blocks = block_buffer.get((images + 1) * block_size);
-    std::size_t* corners = corner_buffer.get(columns / 4);
-    for (std::size_t quad = 0; quad < columns / 4; ++quad) {
-        const std::size_t column = 4 * quad, image = column / t.tiles, tile = column % t.tiles;
-        corners[quad] = column < used ? image * block_size + 4 * (tile / t.tiles_w) * row_w + 4 * (tile % t.tiles_w)
-                                      : images * block_size;
+    std::size_t* corners = corner_buffer.get(columns);
+    for (std::size_t column = 0; column < columns; ++column) {
+        const std::size_t image = column / t.tiles, tile = column % t.tiles;
+        corners[column] = column < used ? image * block_size + 4 * (tile / t.tiles_w) * row_w + 4 * (tile % t.tiles_w)
+                                        : images * block_size;
     }
     // The padding stays zero: every plane writes the same interiors.
     std::fill(blocks, blocks + (images + 1) * block_size, 0.0f);
@@ -376,19 +378,21 @@ void winograd_transform_quads(const winograd_tiling& t, std::size_t images, std:
                 copy_row_zero_filled(src + y * w, cols_in, block + (y + top) * row_w + left);
         }
         for (std::size_t column = 0; column < columns; column += 8) {
-            const float* low = blocks + corners[column / 4];
-            const float* high = blocks + corners[column / 4 + 1];
+            const float* tile[8];
+            for (int q = 0; q < 8; ++q) tile[q] = blocks + corners[column + std::size_t(q)];
             auto load_row = [&](int i, vec (&d)[6]) {
                 const std::size_t offset = std::size_t(i) * row_w;
-                __m256 quads[5], picked[4];
-#pragma GCC unroll 5
-                for (int k = 0; k < 5; ++k) quads[k] = load_halves(low + offset + 4 * k, high + offset + 4 * k);
-                transpose_quads({quads[0], quads[1], quads[2], quads[3]}, picked);
+                __m256 first[4], second[4], picked[4];
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; ++q) {
+                    first[q] = load_halves(tile[q] + offset, tile[4 + q] + offset);
+                    second[q] = load_halves(tile[q] + offset + 4, tile[4 + q] + offset + 4);
+                }
+                transpose_quads(first, picked);
                 for (int j = 0; j < 4; ++j) d[j] = picked[j];
-                // Columns 4 and 5 of tile q are columns 0 and 1 of tile q + 1.
-                const __m256 low12 = _mm256_unpacklo_ps(quads[1], quads[2]), low34 = _mm256_unpacklo_ps(quads[3], quads[4]);
-                d[4] = _mm256_shuffle_ps(low12, low34, 0x44);
-                d[5] = _mm256_shuffle_ps(low12, low34, 0xEE);
+                const __m256 low01 = _mm256_unpacklo_ps(second[0], second[1]), low23 = _mm256_unpacklo_ps(second[2], second[3]);
+                d[4] = _mm256_shuffle_ps(low01, low23, 0x44);
+                d[5] = _mm256_shuffle_ps(low01, low23, 0xEE);
             };
             winograd_transform_tiles<6, vec>(load_row, rows, dest.at(out, p, column), dest.xi_stride);
         }
@@ -520,31 +524,32 @@ inline void winograd_store_rows_of_four(const __m512 (&y)[4][4], std::size_t fir
 #endif
 
 #if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
-/// Where a quad of output tiles goes (`winograd_tiling::quads`): its top-left
-/// pixel's offset in the group's outputs for output channel 0, and how many of
-/// its 4 rows and 16 columns lie inside the image (no rows: a quad that only
-/// rounds up the columns).
-struct winograd_output_quad {
+/// Where an output tile goes (`winograd_tiling::quads`): its top-left pixel's
+/// offset in the group's outputs for output channel 0, and how many of its 4
+/// rows and 4 columns lie inside the image (no rows: a column that only
+/// rounds up to a whole vector).
+struct winograd_output_tile {
     std::size_t offset;
     std::ptrdiff_t rows, cols;
 };
 
-/// Writes the 4x4 tiles y[i][j] of a vector of two quads to where `quad[0]`
-/// (the low half) and `quad[1]` say, plus `out`: a 4x4 transpose per row i
-/// turns the lanes (tiles) into runs of four pixels.
-LEPTON_ALWAYS_INLINE void winograd_store_quads(const simd::batch<float> (&y)[4][4], const winograd_output_quad* quad,
+/// Writes the 4x4 tiles y[i][j] of a vector to where `tile[0..7]` say, plus
+/// `out`: a 4x4 transpose per row i and half turns four tiles' lanes into
+/// their rows of four pixels.
+LEPTON_ALWAYS_INLINE void winograd_store_quads(const simd::batch<float> (&y)[4][4], const winograd_output_tile* tile,
                                                std::size_t out_w, float* out)
 {
     for (int i = 0; i < 4; ++i) {
         __m256 pixels[4];
         transpose_quads({y[i][0], y[i][1], y[i][2], y[i][3]}, pixels);
-        for (int half = 0; half < 2; ++half) {
-            if (i >= quad[half].rows) continue;
-            float* row = out + quad[half].offset + std::size_t(i) * out_w;
-            for (int q = 0; q < 4; ++q)
-                store_first_lanes(row + 4 * q,
-                                  half == 0 ? _mm256_castps256_ps128(pixels[q]) : _mm256_extractf128_ps(pixels[q], 1),
-                                  quad[half].cols - 4 * q);
+        for (int q = 0; q < 4; ++q) {
+            const winograd_output_tile& low = tile[q];
+            const winograd_output_tile& high = tile[4 + q];
+            if (i < low.rows)
+                store_first_lanes(out + low.offset + std::size_t(i) * out_w, _mm256_castps256_ps128(pixels[q]), low.cols);
+            if (i < high.rows)
+                store_first_lanes(out + high.offset + std::size_t(i) * out_w, _mm256_extractf128_ps(pixels[q], 1),
+                                  high.cols);
         }
     }
 }
@@ -608,16 +613,16 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
     // A partial last group fills fewer columns; the rest hold nothing of its images.
     const std::size_t filled = (images * t.tiles + W - 1) / W * W;
 #if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
-    thread_local scratch<detail::winograd_output_quad> quad_buffer;
-    detail::winograd_output_quad* quads = t.quads ? quad_buffer.get(filled / 4) : nullptr;
-    for (std::size_t quad = 0; t.quads && quad < filled / 4; ++quad) {
-        const std::size_t column = 4 * quad, image = column / t.tiles, tile = column % t.tiles;
+    thread_local scratch<detail::winograd_output_tile> tile_buffer;
+    detail::winograd_output_tile* tiles = t.quads ? tile_buffer.get(filled) : nullptr;
+    for (std::size_t column = 0; t.quads && column < filled; ++column) {
+        const std::size_t image = column / t.tiles, tile = column % t.tiles;
         const std::size_t row = 4 * (tile / t.tiles_w), col = 4 * (tile % t.tiles_w);
-        quads[quad] = column < images * t.tiles
-                          ? detail::winograd_output_quad{image * m * oh * ow + row * ow + col,
-                                                         std::ptrdiff_t(std::min<std::size_t>(4, oh - row)),
-                                                         std::ptrdiff_t(std::min<std::size_t>(16, ow - col))}
-                          : detail::winograd_output_quad{0, 0, 0};
+        tiles[column] = column < images * t.tiles
+                            ? detail::winograd_output_tile{image * m * oh * ow + row * ow + col,
+                                                           std::ptrdiff_t(std::min<std::size_t>(4, oh - row)),
+                                                           std::ptrdiff_t(std::min<std::size_t>(4, ow - col))}
+                            : detail::winograd_output_tile{0, 0, 0};
     }
 #endif
     for (std::size_t o = 0; o < m; ++o) {
@@ -639,7 +644,7 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
 #if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
             if constexpr (std::is_same_v<T, float> && W == 8)
                 if (t.quads) {
-                    detail::winograd_store_quads(y, quads + column / 4, ow, out + o * oh * ow);
+                    detail::winograd_store_quads(y, tiles + column, ow, out + o * oh * ow);
                     continue;
                 }
 #endif
