@@ -345,7 +345,7 @@ LEPTON_ALWAYS_INLINE void copy_row_zero_filled(const float* src, std::size_t n, 
 
 /// `winograd_transform_planes` (N = 6) with quads of tiles (`winograd_tiling::quads`).
 /// Each plane is copied into zeros, rows 8 wider than the tiles' blocks (room
-/// for `copy_row_zero_filled`), so that row i of a tile's 6x6 block is two
+/// for the second loads and for `copy_row_zero_filled`), so that row i of a tile's 6x6 block is two
 /// loads of 4: a 4x4 transpose of the first loads of the four tiles in a half
 /// gives the blocks' columns 0-3, one of the second loads columns 4-5.
 /// Gathers cost several times as much (about 20 micro-ops each on a Zen 1 core).
@@ -605,8 +605,9 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
     constexpr std::size_t W = vec::size;
     const std::size_t xi_stride = t.m_stride<T>(m), columns = t.columns<T>(), oh = g.out_h(), ow = g.out_w();
     const vec floor(relu ? T(0) : -std::numeric_limits<T>::infinity());
-    // With four tiles to a row a float vector holds four rows of one image's
-    // tiles, written straight to the image; otherwise the lanes run across
+    // With four tiles to a row (AVX-512) a float vector holds four rows of one
+    // image's tiles, written straight to the image; with AVX2 each tile is
+    // written straight to where `tiles` says; otherwise the lanes run across
     // images, through Y_ij [16][columns] of one output channel.
     thread_local scratch<T> phase_buffer;
     T* phases = t.rows_of_four || t.quads ? nullptr : phase_buffer.get(16 * columns);
