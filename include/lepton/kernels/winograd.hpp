@@ -299,6 +299,24 @@ struct winograd_padded_rows {
 };
 #endif
 
+/// Copies plane p of each of `images` images (`image_stride` apart, planes
+/// [h][w]) into its zero-padded block: block i at blocks + i * block_size,
+/// rows `row_w` apart, the plane at (top, left), cut to the block. A row of n
+/// values goes by `copy_row(src, n, dst)`.
+template <class T, class CopyRow>
+LEPTON_ALWAYS_INLINE void copy_planes_into_blocks(const winograd_tiling& t, std::size_t images, std::size_t p,
+                                                  const T* data, std::size_t image_stride, std::size_t h,
+                                                  std::size_t w, std::size_t top, std::size_t left, T* blocks,
+                                                  std::size_t block_size, std::size_t row_w, CopyRow copy_row)
+{
+    const std::size_t rows_in = std::min(h, t.block_h - top), cols_in = std::min(w, t.block_w - left);
+    for (std::size_t image = 0; image < images; ++image) {
+        const T* src = data + image * image_stride + p * h * w;
+        T* block = blocks + image * block_size;
+        for (std::size_t y = 0; y < rows_in; ++y) copy_row(src + y * w, cols_in, block + (y + top) * row_w + left);
+    }
+}
+
 #if defined(__AVX2__) && !defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
 /// The 4x4 transposes of the two 128-bit halves: in each half, lane q of
 /// out[j] is lane j of x[q].
@@ -369,14 +387,9 @@ void winograd_transform_quads(const winograd_tiling& t, std::size_t images, std:
     }
     // The padding stays zero: every plane writes the same interiors.
     std::fill(blocks, blocks + (images + 1) * block_size, 0.0f);
-    const std::size_t rows_in = std::min(h, t.block_h - top), cols_in = std::min(w, t.block_w - left);
     for (std::size_t p = 0; p < count; ++p) {
-        for (std::size_t image = 0; image < images; ++image) {
-            const float* src = data + image * image_stride + p * h * w;
-            float* block = blocks + image * block_size;
-            for (std::size_t y = 0; y < rows_in; ++y)
-                copy_row_zero_filled(src + y * w, cols_in, block + (y + top) * row_w + left);
-        }
+        copy_planes_into_blocks(t, images, p, data, image_stride, h, w, top, left, blocks, block_size, row_w,
+                                [](const float* src, std::size_t n, float* dst) { copy_row_zero_filled(src, n, dst); });
         for (std::size_t column = 0; column < columns; column += 8) {
             const float* tile[8];
             for (int q = 0; q < 8; ++q) tile[q] = blocks + corners[column + std::size_t(q)];
@@ -470,14 +483,9 @@ void winograd_transform_planes(const winograd_tiling& t, std::size_t images, std
     }
     // The padding stays zero: every plane writes the same interiors.
     std::fill(blocks, blocks + images * block_size + 6 * t.block_w, T(0));
-    const std::size_t rows_in = std::min(h, t.block_h - top), cols_in = std::min(w, t.block_w - left);
     for (std::size_t p = 0; p < count; ++p) {
-        for (std::size_t image = 0; image < images; ++image) {
-            const T* src = data + image * image_stride + p * h * w;
-            T* block = blocks + image * block_size;
-            for (std::size_t y = 0; y < rows_in; ++y)
-                std::copy(src + y * w, src + y * w + cols_in, block + (y + top) * t.block_w + left);
-        }
+        copy_planes_into_blocks(t, images, p, data, image_stride, h, w, top, left, blocks, block_size, t.block_w,
+                                [](const T* src, std::size_t n, T* dst) { std::copy(src, src + n, dst); });
         for (std::size_t column = 0; column < columns; column += W) {
             const index_vec corner = index_vec::load_aligned(corners + column);
             auto load_row = [&](int i, vec (&d)[N]) {
