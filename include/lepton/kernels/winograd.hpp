@@ -71,6 +71,18 @@ struct winograd_tiling {
     /// transposes instead of gathers.
     bool quads;
 
+    /// Where column `column`'s tile lies: its image, and the top-left pixel of
+    /// its 4x4 block of outputs, which is also that of its 6x6 block in the
+    /// padded input. (Not for the tiles that round up `rows_of_four`'s rows.)
+    struct tile_position {
+        std::size_t image, row, col;
+    };
+    tile_position tile_at(std::size_t column) const
+    {
+        const std::size_t tile = column % tiles;
+        return {column / tiles, 4 * (tile / tiles_w), 4 * (tile % tiles_w)};
+    }
+
     /// Columns of the products: the group's tiles, rounded up to whole vectors.
     template <class T>
     std::size_t columns() const
@@ -381,9 +393,8 @@ void winograd_transform_quads(const winograd_tiling& t, std::size_t images, std:
     float* blocks = block_buffer.get((images + 1) * block_size);
     std::size_t* corners = corner_buffer.get(columns);
     for (std::size_t column = 0; column < columns; ++column) {
-        const std::size_t image = column / t.tiles, tile = column % t.tiles;
-        corners[column] = column < used ? image * block_size + 4 * (tile / t.tiles_w) * row_w + 4 * (tile % t.tiles_w)
-                                        : images * block_size;
+        const auto at = t.tile_at(column);
+        corners[column] = column < used ? at.image * block_size + at.row * row_w + at.col : images * block_size;
     }
     // The padding stays zero: every plane writes the same interiors.
     std::fill(blocks, blocks + (images + 1) * block_size, 0.0f);
@@ -476,10 +487,8 @@ void winograd_transform_planes(const winograd_tiling& t, std::size_t images, std
     T* blocks = block_buffer.get(images * block_size + 6 * t.block_w);
     index* corners = corner_buffer.get(columns);
     for (std::size_t column = 0; column < columns; ++column) {
-        const std::size_t image = column / t.tiles, tile = column % t.tiles;
-        corners[column] = column < used ? index(image * block_size + 4 * (tile / t.tiles_w) * t.block_w +
-                                                4 * (tile % t.tiles_w))
-                                        : index(images * block_size);
+        const auto at = t.tile_at(column);
+        corners[column] = index(column < used ? at.image * block_size + at.row * t.block_w + at.col : images * block_size);
     }
     // The padding stays zero: every plane writes the same interiors.
     std::fill(blocks, blocks + images * block_size + 6 * t.block_w, T(0));
@@ -625,12 +634,11 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
     thread_local scratch<detail::winograd_output_tile> tile_buffer;
     detail::winograd_output_tile* tiles = t.quads ? tile_buffer.get(filled) : nullptr;
     for (std::size_t column = 0; t.quads && column < filled; ++column) {
-        const std::size_t image = column / t.tiles, tile = column % t.tiles;
-        const std::size_t row = 4 * (tile / t.tiles_w), col = 4 * (tile % t.tiles_w);
+        const auto at = t.tile_at(column);
         tiles[column] = column < images * t.tiles
-                            ? detail::winograd_output_tile{image * m * oh * ow + row * ow + col,
-                                                           std::ptrdiff_t(std::min<std::size_t>(4, oh - row)),
-                                                           std::ptrdiff_t(std::min<std::size_t>(4, ow - col))}
+                            ? detail::winograd_output_tile{at.image * m * oh * ow + at.row * ow + at.col,
+                                                           std::ptrdiff_t(std::min<std::size_t>(4, oh - at.row)),
+                                                           std::ptrdiff_t(std::min<std::size_t>(4, ow - at.col))}
                             : detail::winograd_output_tile{0, 0, 0};
     }
 #endif
