@@ -71,12 +71,18 @@ struct winograd_tiling {
     /// transposes instead of gathers.
     bool quads;
 
-    /// Where column `column`'s tile lies: its image, and the top-left pixel of
-    /// its 4x4 block of outputs, which is also that of its 6x6 block in the
-    /// padded input. (Not for the tiles that round up `rows_of_four`'s rows.)
+    /// Where a tile lies in its group of images.
     struct tile_position {
-        std::size_t image, row, col;
+        /// Image of the group.
+        std::size_t image;
+        /// Top row of its 4x4 block of outputs, which is also that of its 6x6
+        /// block in the padded input.
+        std::size_t row;
+        /// Left column of those blocks.
+        std::size_t col;
     };
+    /// Where column `column`'s tile lies. (Not for the tiles that round up
+    /// `rows_of_four`'s rows.)
     tile_position tile_at(std::size_t column) const
     {
         const std::size_t tile = column % tiles;
