@@ -161,28 +161,36 @@ public:
 
 private:
     /// The mean of channel `c` over the batch and the sum of squared
-    /// deviations from it, in one pass over memory: each image's plane is
-    /// summed, then its squared deviations from its own mean are summed while
-    /// it is still in L1, and the planes are merged one by one in double
-    /// (Chan, Golub and LeVeque's update), as stable as two passes over the
-    /// whole channel.
+    /// deviations from it: each image's plane is summed, then its squared
+    /// deviations from its own mean are summed, and the planes are merged one
+    /// by one in double (Chan, Golub and LeVeque's update), as stable as two
+    /// passes over the whole channel. The planes go in runs: all the sums of a
+    /// run, then all its squared deviations, so that the planes' short chains
+    /// of dependent additions overlap, and the run is still in L1 or L2 for
+    /// its second pass.
     static std::pair<double, double> channel_statistics(const input_type& x, std::size_t n, std::size_t c)
     {
+        constexpr std::size_t run = 16;
         double total_mean = 0, ss = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const T* p = x.data() + (i * channels + c) * plane;
-            const double plane_mean = double(kernels::sum(plane, p)) / double(plane);
-            const T center = T(plane_mean);
-            const double plane_ss = double(kernels::sum_of(plane, p, [center](auto v) {
-                const auto d = v - decltype(v)(center);
-                return d * d;
-            }));
-            // About the plane's mean, not the rounded center: sum (x - center) = plane * (mean - center).
-            const double off = plane_mean - double(center);
-            const double merged = double(i * plane), delta = plane_mean - total_mean;
-            total_mean += delta * double(plane) / (merged + double(plane));
-            ss += std::max(0.0, plane_ss - double(plane) * off * off) +
-                  delta * delta * merged * double(plane) / (merged + double(plane));
+        double plane_means[run];
+        for (std::size_t first = 0; first < n; first += run) {
+            const std::size_t count = std::min(run, n - first);
+            auto plane_at = [&](std::size_t i) { return x.data() + ((first + i) * channels + c) * plane; };
+            for (std::size_t i = 0; i < count; ++i) plane_means[i] = double(kernels::sum(plane, plane_at(i))) / double(plane);
+            for (std::size_t i = 0; i < count; ++i) {
+                const double plane_mean = plane_means[i];
+                const T center = T(plane_mean);
+                const double plane_ss = double(kernels::sum_of(plane, plane_at(i), [center](auto v) {
+                    const auto d = v - decltype(v)(center);
+                    return d * d;
+                }));
+                // About the plane's mean, not the rounded center: sum (x - center) = plane * (mean - center).
+                const double off = plane_mean - double(center);
+                const double merged = double((first + i) * plane), delta = plane_mean - total_mean;
+                total_mean += delta * double(plane) / (merged + double(plane));
+                ss += std::max(0.0, plane_ss - double(plane) * off * off) +
+                      delta * delta * merged * double(plane) / (merged + double(plane));
+            }
         }
         return {total_mean, ss};
     }
