@@ -12,16 +12,13 @@
 #include <fstream>
 #include <string>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 namespace lepton_bench {
 
-/// Runs 12 independent FMA chains on the widest vectors the build targets.
-inline double fma_gflops(long iterations)
+/// Runs 12 independent FMA chains on vectors of type `vec`: by default the
+/// widest the build targets.
+template <class vec = xsimd::batch<float>>
+double fma_gflops(long iterations)
 {
-    using vec = xsimd::batch<float>;
     vec acc[12];
     for (int i = 0; i < 12; ++i) acc[i] = vec(float(i) * 1e-3f);
     const vec m(0.999f), c(1e-3f);
@@ -47,35 +44,18 @@ inline double peak_gflops()
     return peak;
 }
 
-#if defined(__AVX512F__)
-/// The same 12 chains on 256-bit vectors. Against `fma_gflops` it tells how
-/// the core runs 512-bit FMAs: at twice the 256-bit rate on full-width units
-/// (Zen 5, Intel Xeons with two FMA ports), at the same rate where they are
-/// split over 256-bit halves (Zen 4) or share one 512-bit port.
-inline double fma256_gflops(long iterations)
-{
-    __m256 acc[12];
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i) * 1e-3f);
-    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-3f);
-    const auto start = std::chrono::steady_clock::now();
-    for (long it = 0; it < iterations; ++it) {
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, c);
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    for (int i = 0; i < 12; ++i) benchmark::DoNotOptimize(acc[i]);
-    return 2.0 * 8 * 12 * double(iterations) / seconds * 1e-9;
-}
-#endif
-
 /// Whether the build's widest FMAs run at full width: "512-bit FMAs at 1.98x
 /// the 256-bit rate (full-width units)", or the build's vector width when it
 /// is narrower than 512 bits.
 inline std::string fma_width_description()
 {
 #if defined(__AVX512F__)
+    // The same chains on 256-bit vectors: 512-bit FMAs run at twice their rate
+    // on full-width units (Zen 5, Intel Xeons with two FMA ports), at the same
+    // rate where they are split over 256-bit halves (Zen 4) or share one port.
     double best256 = 0;
-    for (int r = 0; r < 10; ++r) best256 = std::max(best256, fma256_gflops(30'000'000));
+    for (int r = 0; r < 10; ++r)
+        best256 = std::max(best256, fma_gflops<xsimd::batch<float, xsimd::avx2>>(30'000'000));
     const double ratio = peak_gflops() / best256;
     char text[96];
     std::snprintf(text, sizeof text, "512-bit FMAs at %.2fx the 256-bit rate (%s)", ratio,
