@@ -176,7 +176,8 @@ private:
         for (std::size_t first = 0; first < n; first += run) {
             const std::size_t count = std::min(run, n - first);
             auto plane_at = [&](std::size_t i) { return x.data() + ((first + i) * channels + c) * plane; };
-            for (std::size_t i = 0; i < count; ++i) plane_means[i] = double(kernels::sum(plane, plane_at(i))) / double(plane);
+            for (std::size_t i = 0; i < count; ++i)
+                plane_means[i] = double(kernels::sum(plane, plane_at(i))) / double(plane);
             for (std::size_t i = 0; i < count; ++i) {
                 const double plane_mean = plane_means[i];
                 const T center = T(plane_mean);
