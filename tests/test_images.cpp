@@ -168,7 +168,7 @@ TEST_CASE("images: a corrupt, truncated or missing file is an io_error naming it
     CHECK(error_of([&] { io::decode_image(huge, "huge.png"); }).find("huge.png") != std::string::npos);
 }
 
-TEST_CASE("images: malformed headers stb_image 2.27 would overrun on, or decode for long, are refused")
+TEST_CASE("images: malformed headers stb_image 2.27 would overrun on, decode for long or take gigabytes for, are refused")
 {
     // A JPEG whose Huffman table lists 355 codes (stb's arrays hold 256).
     std::vector<std::uint8_t> jpeg{0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x76, 0x00};
@@ -203,6 +203,16 @@ TEST_CASE("images: malformed headers stb_image 2.27 would overrun on, or decode 
     io::write_png((dir / "a.png").string(), 40, 30, 1, small.data());
     CHECK_NOTHROW(io::decode_image(read_bytes(dir / "a.png"), "a.png", 0, 1200));
     CHECK_THROWS_AS(io::decode_image(read_bytes(dir / "a.png"), "a.png", 0, 1199), io_error);
+    // A PNG whose IDAT chunk declares 1 GiB more than the file holds (stb
+    // would take 2 GiB for it before finding the data missing).
+    std::vector<std::uint8_t> chunky = read_bytes(dir / "a.png");
+    const std::size_t idat = 33;  // the signature, then IHDR's 25 bytes
+    REQUIRE(std::string(chunky.begin() + idat + 4, chunky.begin() + idat + 8) == "IDAT");
+    chunky[idat] = 0x40;
+    const std::string chunk = error_of([&] { io::decode_image(chunky, "chunk.png"); });
+    CHECK_MESSAGE(chunk.find("chunk.png': truncated or corrupt PNG (the 'IDAT' chunk at offset 33 declares 1073741") !=
+                      std::string::npos,
+                  chunk);
 }
 
 TEST_CASE("images: resizing keeps a flat image flat and averages when halving")

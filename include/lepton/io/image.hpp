@@ -108,6 +108,33 @@ inline std::string bad_jpeg_huffman_tables(std::span<const std::uint8_t> bytes)
     return {};
 }
 
+/// Why a PNG's chunks would make stb_image 2.27 take far more memory than the
+/// file could fill (empty when they would not, or when `bytes` is not a PNG):
+/// stb grows its buffer of compressed pixels to each IDAT chunk's declared
+/// length before reading it, so a 100-byte file declaring a 1 GiB chunk costs
+/// 2 GiB before stb notices the data is missing. A chunk that runs past the
+/// end of the file is refused first; the walk stops at IEND, as stb does.
+inline std::string bad_png_chunks(std::span<const std::uint8_t> bytes)
+{
+    static constexpr std::uint8_t signature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    if (bytes.size() < 8 || !std::equal(signature, signature + 8, bytes.begin())) return {};
+    std::size_t at = 8;
+    while (at + 8 <= bytes.size()) {
+        const std::size_t length = std::size_t(bytes[at]) << 24 | std::size_t(bytes[at + 1]) << 16 |
+                                   std::size_t(bytes[at + 2]) << 8 | bytes[at + 3];
+        std::string type(reinterpret_cast<const char*>(bytes.data() + at + 4), 4);
+        for (char& c : type)
+            if (c < 0x20 || c > 0x7e) c = '?';
+        const std::size_t left = bytes.size() - at - 8;
+        if (length > left)
+            return "the '" + type + "' chunk at offset " + std::to_string(at) + " declares " + std::to_string(length) +
+                   " bytes, and the file has " + std::to_string(left) + " after its header";
+        if (type == "IEND") break;
+        at += 12 + length;  // length, type, data, CRC
+    }
+    return {};
+}
+
 } // namespace detail
 
 /// The largest image Lepton decodes by default, in pixels (64 Mi, e.g. 8192 x
@@ -126,7 +153,9 @@ inline constexpr std::size_t max_pixels_per_byte = 4096;
 /// errors say. Throws `io_error` for bytes that are not such an image (with
 /// stb's reason: "corrupt JPEG", "bad png sig", ...) or whose header claims
 /// more than `max_pixels` pixels (or more than `max_pixels_per_byte` per byte
-/// of the file), and `value_error` for `channels` outside 0-4.
+/// of the file), or whose chunks or segments would make stb_image 2.27 read
+/// outside its arrays or take memory the file cannot fill (the checks above),
+/// and `value_error` for `channels` outside 0-4.
 inline image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, int channels = 0,
                           std::size_t max_pixels = max_image_pixels)
 {
@@ -139,6 +168,8 @@ inline image decode_image(std::span<const std::uint8_t> bytes, const std::string
         throw io_error("lepton: '" + name + "': " + std::to_string(bytes.size()) + " bytes is too large an image file");
     if (const std::string bad = detail::bad_jpeg_huffman_tables(bytes); !bad.empty())
         throw io_error("lepton: '" + name + "': corrupt JPEG (" + bad + ")");
+    if (const std::string bad = detail::bad_png_chunks(bytes); !bad.empty())
+        throw io_error("lepton: '" + name + "': truncated or corrupt PNG (" + bad + ")");
     const auto* data = reinterpret_cast<const stb::stbi_uc*>(bytes.data());
     const int length = int(bytes.size());
     int width = 0, height = 0, stored = 0;

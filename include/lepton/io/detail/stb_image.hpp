@@ -268,15 +268,18 @@ LEPTON_STB_READ_RENAMED(LEPTON_STB_PUSH)
 #define stbi_zlib_decode_noheader_malloc lepton_stbi_zlib_decode_noheader_malloc
 #define stbi_zlib_decode_noheader_buffer lepton_stbi_zlib_decode_noheader_buffer
 LEPTON_STB_DIAGNOSTICS_PUSH
-// Two harmless kinds of undefined behaviour in stb_image 2.27 on corrupt
+// Three harmless kinds of undefined behaviour in stb_image 2.27 on corrupt
 // files, which UBSan reports: its JPEG decoder shifts by more than 31 bits when
-// its bit counter goes negative (garbage pixels; fixed in 2.28), and its PNG
-// reader copies an empty first IDAT chunk to a null pointer (memcpy of 0
-// bytes). Lepton's copy is built without those two checks under clang, so a
-// sanitizer build of a program that reads images does not stop there; the
-// memory checks (AddressSanitizer) stay.
+// its bit counter goes negative, and overflows an int when a scan's DC
+// differences add up past what a coefficient holds (garbage pixels either way;
+// 2.28 refuses such files), and its PNG reader copies an empty first IDAT
+// chunk to a null pointer (memcpy of 0 bytes). The JPEG ones cannot be found
+// without decoding the entropy-coded data, so Lepton's copy is built without those
+// checks under clang, and a sanitizer build of a program that reads images
+// does not stop there; the memory checks (AddressSanitizer) stay.
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("shift", "nonnull-attribute"))), apply_to = function)
+#pragma clang attribute push(__attribute__((no_sanitize("shift", "signed-integer-overflow", "nonnull-attribute"))), \
+                             apply_to = function)
 #endif
 namespace lepton::io::detail::stb_read {
 #include LEPTON_STB_IMAGE_HEADER
