@@ -618,11 +618,13 @@ LEPTON_ALWAYS_INLINE void winograd_output_tiles(const typename V::value_type* co
 }
 
 /// Y = A^T M A (+ bias, then max(0, .) with `relu`) for every tile and output
-/// channel of the group's images, written to images [m, out_h, out_w]. M is 36
-/// blocks [m][columns], `m_stride` apart.
+/// channel of the group's images, written to images [m, out_h, out_w], plus
+/// `addend` (images of the same shape) when not null. M is 36 blocks
+/// [m][columns], `m_stride` apart.
 template <class T>
 void winograd_transform_output(const implicit_conv_geometry& g, const winograd_tiling& t, std::size_t m,
-                               std::size_t images, const T* mxi, const T* bias, bool relu, T* out)
+                               std::size_t images, const T* mxi, const T* bias, bool relu, T* out,
+                               const T* addend = nullptr)
 {
     using vec = simd::batch<T>;
     constexpr std::size_t W = vec::size;
@@ -674,14 +676,19 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
             for (int i = 0; i < 4; ++i)
                 for (int j = 0; j < 4; ++j) y[i][j].store_aligned(phases + std::size_t(i * 4 + j) * columns + column);
         }
-        if (t.rows_of_four || t.quads) continue;
         // Output (4 ty + i, 4 tx + j) of an image is its tile ty * tiles_w + tx of Y_ij.
-        for (std::size_t image = 0; image < images; ++image) {
+        for (std::size_t image = 0; phases && image < images; ++image) {
             T* dst = out + (image * m + o) * oh * ow;
             for (std::size_t row = 0; row < oh; ++row) {
                 const T* phase_row = phases + (row % 4) * 4 * columns + image * t.tiles + (row / 4) * t.tiles_w;
                 for (std::size_t x = 0; x < ow; ++x) dst[row * ow + x] = phase_row[(x % 4) * columns + x / 4];
             }
+        }
+        // The addend joins each plane while the plane is still in L1, which
+        // saves the caller a pass over both whole tensors.
+        for (std::size_t image = 0; addend && image < images; ++image) {
+            const std::size_t plane = (image * m + o) * oh * ow;
+            map(oh * ow, out + plane, addend + plane, out + plane, [](auto u, auto v) { return u + v; });
         }
     }
 }
@@ -823,11 +830,12 @@ LEPTON_ALWAYS_INLINE void winograd_kernel_rows(const V (&x)[6], V (&z)[3])
 /// out = the 3x3 convolutions of `count` consecutive images [channels, in_h, in_w]
 /// with the kernels `winograd_transform_weights` turned into `packed_u`, each
 /// to [m, out_h, out_w] (+ bias per output channel when not null; then
-/// max(0, .) with `relu`). `g` describes a 3x3, stride-1, undilated
-/// convolution of one image. Single-threaded: callers spread images.
+/// max(0, .) with `relu`; then + `addend`, images shaped like `out`, when not
+/// null). `g` describes a 3x3, stride-1, undilated convolution of one image.
+/// Single-threaded: callers spread images.
 template <class T>
 void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* packed_u, const T* images,
-                   std::size_t count, const T* bias, T* out, bool relu = false)
+                   std::size_t count, const T* bias, T* out, bool relu = false, const T* addend = nullptr)
 {
     constexpr std::size_t NR = std::size_t(gemm_blocking<T>::nr), KC = gemm_blocking<T>::kc;
     static_assert(NR % simd::width<T> == 0, "the transforms store whole vectors into the GEMM's B panels");
@@ -849,7 +857,8 @@ void winograd_conv(const implicit_conv_geometry& g, std::size_t m, const T* pack
                                        mxi + xi * m_stride, t.columns<T>(), T(1), p0 == 0 ? T(0) : T(1));
             }
         }
-        detail::winograd_transform_output(g, t, m, group, mxi, bias, relu, out + first * out_size);
+        detail::winograd_transform_output(g, t, m, group, mxi, bias, relu, out + first * out_size,
+                                          addend ? addend + first * out_size : nullptr);
     }
 }
 

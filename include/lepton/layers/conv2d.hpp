@@ -280,6 +280,17 @@ public:
         return dx ? *dx : this->dx_;
     }
 
+    /// As `backward`, but dL/dx comes back plus `addend` (shaped like `x`), added by the Winograd input
+    /// gradient's output transform while each plane is in L1: this is how a residual block's identity
+    /// shortcut joins its body's input gradient without a pass over both tensors of its own.
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad, const input_type& addend)
+        requires winograd_input_grad
+    {
+        input_type* dx = input_grad ? &this->input_grad_like(x) : nullptr;
+        gradients(this->batch_of(x), x.data(), dy.data(), dx ? dx->data() : nullptr, dx ? addend.data() : nullptr);
+        return dx ? *dx : this->dx_;
+    }
+
     /// For ConvTranspose2D's backward pass, which needs both products of one input: the forward pass of `x`, and
     /// the weight (and bias) gradient for the output gradient `dy` ([n, out, oh, ow]) accumulated as `backward`
     /// would. Strided and pointwise convolutions unfold `x` once for the two; the others run them one after the other.
@@ -300,8 +311,9 @@ public:
     /// The two halves of `backward` on `n` samples, for the layers that run a
     /// convolution backwards (ConvTranspose2D): the weight (and bias) gradients
     /// are accumulated when `x` is given, and dL/dx is written into `dx` when
-    /// that is given ([n, in_channels, height, width]).
-    void gradients(std::size_t n, const T* x, const T* dy, T* dx)
+    /// that is given ([n, in_channels, height, width]), plus `dx_addend` when
+    /// that is given too (Winograd input gradients only).
+    void gradients(std::size_t n, const T* x, const T* dy, T* dx, const T* dx_addend = nullptr)
     {
         if constexpr (whole_image) {
             // dW += dY^T X ; db += column sums of dY ; dX = dY W, with images as rows.
@@ -370,7 +382,8 @@ public:
                     kernels::winograd_conv(backward_geometry(), in_channels, packed_flipped,
                                            dy + range.begin * Out * out_pixels, range.end - range.begin,
                                            static_cast<const T*>(nullptr),
-                                           dx + range.begin * in_channels * in_pixels);
+                                           dx + range.begin * in_channels * in_pixels, false,
+                                           dx_addend ? dx_addend + range.begin * in_channels * in_pixels : nullptr);
             for (std::size_t s0 = range.begin; s0 < range.end; s0 += images_per_product) {
                 const std::size_t count = std::min(images_per_product, range.end - s0), width = count * out_pixels;
                 for (std::size_t g = 0; g < G; ++g) {

@@ -79,6 +79,12 @@ public:
     {
         return chain_.backward(x, dy, input_grad);
     }
+    /// As `backward`, dL/dx plus `addend` (see `detail::adds_to_input_grad`), for blocks whose first layer adds it.
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad, const input_type& addend)
+        requires detail::adds_to_input_grad<typename chain_type::template layer_type<0>>
+    {
+        return chain_.backward(x, dy, input_grad, addend);
+    }
 
     /// Summary rows of the block's layers.
     static void summary_rows(std::ostringstream& out, const std::string& prefix, int depth)

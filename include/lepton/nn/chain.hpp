@@ -36,6 +36,15 @@ template <class Layer>
 concept accepts_sparse = requires { Layer::accepts_sparse_input; } && Layer::accepts_sparse_input;
 
 /// A chain of layers over input shape `In`.
+/// A layer whose backward can return dL/dx plus an addend shaped like its
+/// input in the same pass (`backward(x, dy, true, addend)`), as a Winograd
+/// Conv2D can: a residual sum then costs no pass over memory of its own.
+template <class Layer>
+concept adds_to_input_grad =
+    requires(Layer& layer, const typename Layer::input_type& x, const typename Layer::output_type& dy) {
+        layer.backward(x, dy, true, x);
+    };
+
 template <class T, class Backend, class In, class... Specs>
 class layer_chain {
     using binder = bind_chain<T, Backend, In, 0, Specs...>;
@@ -186,6 +195,13 @@ public:
         return backward_from<size - 1>(x, dy, input_grad, hook);
     }
 
+    /// As `backward`, dL/dx plus `addend` when `input_grad`, added by the first layer (see `adds_to_input_grad`).
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad, const input_type& addend)
+        requires adds_to_input_grad<layer_type<0>>
+    {
+        return backward_from<size - 1>(x, dy, input_grad, nullptr, &addend);
+    }
+
     /// Passes sparse rows along while layers keep them sparse (Dropout); the
     /// first layer that makes them dense is remembered for backward in `consumer`.
     const output_type& forward_sparse(const sparse_matrix<T>& x, context& ctx, std::size_t& consumer)
@@ -250,17 +266,22 @@ private:
     }
 
     template <std::size_t I, class DY>
-    const input_type& backward_from(const input_type& x, const DY& dy, bool input_grad, const gradient_hook* hook)
+    const input_type& backward_from(const input_type& x, const DY& dy, bool input_grad, const gradient_hook* hook,
+                                    const input_type* addend = nullptr)
     {
         auto& layer = std::get<I>(layers_);
         if constexpr (I == 0) {
-            const auto& dx = layer.backward(x, dy, input_grad);
+            const auto& dx = [&]() -> const input_type& {
+                if constexpr (adds_to_input_grad<layer_type<0>>)
+                    if (addend) return layer.backward(x, dy, input_grad, *addend);
+                return layer.backward(x, dy, input_grad);
+            }();
             if (hook) hook->ready(hook->user, 0);
             return dx;
         } else {
             const auto& dx = layer.backward(std::get<I - 1>(layers_).output(), dy, true);
             if (hook) hook->ready(hook->user, offsets.params[I]);
-            return backward_from<I - 1>(x, dx, input_grad, hook);
+            return backward_from<I - 1>(x, dx, input_grad, hook, addend);
         }
     }
 

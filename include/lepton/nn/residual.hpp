@@ -149,6 +149,11 @@ public:
     const input_type& backward(const input_type& x, const output_type& dy_out, bool input_grad)
     {
         const output_type& dy = plain_sum ? dy_out : after_.backward(this->y_, dy_out, true);
+        if constexpr (identity && detail::adds_to_input_grad<body_type>) {
+            // The body's first layer adds the shortcut's gradient as it writes its own.
+            const auto& dx = body_.backward(x, dy, input_grad, dy);
+            return input_grad ? dx : this->dx_;
+        }
         const auto& from_body = body_.backward(x, dy, input_grad);
         if constexpr (identity) {
             if (!input_grad) return this->dx_;
