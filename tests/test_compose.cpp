@@ -18,6 +18,7 @@
 #include <lepton/testing/gradient_check.hpp>
 #include <lepton/train/fit.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -100,30 +101,38 @@ TEST_CASE("Residual with an identity shortcut: y = body(x) + x, and its gradient
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<4>, Residual<Block<Dense<4>, Tanh, Dense<4>>>, Dense<2>>>(3)));
 }
 
-TEST_CASE("Residual whose body starts with a Winograd convolution: the shortcut's gradient joins in its output pass")
+TEST_CASE("Residual fused into its body: BatchNorm adds the shortcut and the ReLU, Winograd adds its gradient")
 {
-    // 16 channels and a 3x3 kernel take Winograd's input gradient, whose
-    // output transform adds the shortcut's gradient plane by plane.
-    using Layers = Block<Conv2D<16, 3, 1, 1, 1, 1, false>, BatchNorm2D<>, ReLU, Conv2D<16, 3, 1, 1, 1, 1, false>>;
-    using Net = Network<double, cpu, Input<16, 5, 5>, Residual<Layers>>;
+    // The body's last layer (BatchNorm) writes max(0, bn + x) in its
+    // normalising pass; its first (16 channels, 3x3: Winograd's input
+    // gradient) adds the shortcut's gradient in its output transform. Both
+    // give what separate passes give, bit for bit.
+    using Layers = Block<Conv2D<16, 3, 1, 1, 1, 1, false>, BatchNorm2D<>, ReLU, Conv2D<16, 3, 1, 1, 1, 1, false>,
+                         BatchNorm2D<>>;
+    using Net = Network<double, cpu, Input<16, 5, 5>, Residual<Layers, Identity, ReLU>>;
     using Body = Network<double, cpu, Input<16, 5, 5>, Layers>;
     using body_layer = std::remove_reference_t<decltype(std::declval<Net::layer_type<0>&>().body())>;
-    static_assert(detail::adds_to_input_grad<body_layer>);
+    static_assert(detail::adds_to_input_grad<body_layer> && detail::adds_to_output<body_layer>);
     Net net(5);
     Body body(0);
     REQUIRE(net.parameters().size() == body.parameters().size());
     std::copy(net.parameters().begin(), net.parameters().end(), body.parameters().begin());
     const auto x = random_input<Net>(3, 6);
-    net.forward(x);
-    body.forward(x);
-    const auto dy = random_input<Net>(3, 7);
-    const auto& dx = net.backward(dy, true);
-    const auto& from_body = body.backward(dy, true);
-    REQUIRE(dx.size() == from_body.size());
+    const auto& y = net.forward(x);
+    const auto& from_body = body.forward(x);
+    REQUIRE(y.size() == from_body.size());
     std::size_t unequal = 0;
-    for (std::size_t i = 0; i < dx.size(); ++i) unequal += dx.data()[i] != from_body.data()[i] + dy.data()[i];
-    CHECK(unequal == 0);  // the same additions as a separate pass, bit for bit
-    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 5, 5>, Residual<Layers>, Flatten, Dense<2>>>(2)));
+    for (std::size_t i = 0; i < y.size(); ++i) unequal += y.data()[i] != std::max(from_body.data()[i] + x.data()[i], 0.0);
+    CHECK(unequal == 0);
+    auto dy = random_input<Net>(3, 7);
+    const auto& dx = net.backward(dy, true);
+    for (std::size_t i = 0; i < dy.size(); ++i)
+        if (!(y.data()[i] > 0)) dy.data()[i] = 0;  // through the ReLU after the sum
+    const auto& body_dx = body.backward(dy, true);
+    unequal = 0;
+    for (std::size_t i = 0; i < dx.size(); ++i) unequal += dx.data()[i] != body_dx.data()[i] + dy.data()[i];
+    CHECK(unequal == 0);
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 5, 5>, Residual<Layers, Identity, ReLU>, Flatten, Dense<2>>>(2)));
 }
 
 TEST_CASE("Residual with projection shortcuts (1x1 convolution, stride 2, BatchNorm): gradients, names, buffers")

@@ -122,7 +122,27 @@ public:
     /// Forward pass on a batch; returns the layer's own output buffer. A
     /// synchronised layer in training mode, in a network with a process group
     /// of several ranks, normalises with the statistics of the global batch.
-    const output_type& forward(const input_type& x, context& ctx)
+    const output_type& forward(const input_type& x, context& ctx) { return normalize(x, ctx, nullptr, relu_); }
+
+    /// As `forward`, then + `addend` (shaped like the output) and, with `relu`, max(0, .), in the normalising
+    /// pass: a residual block's sum and the ReLU after it cost no pass over memory of their own. The output
+    /// buffer then holds that sum; backward is unchanged (the gradient it gets is already past the sum's ReLU).
+    const output_type& forward(const input_type& x, context& ctx, const output_type& addend, bool relu)
+    {
+        return normalize(x, ctx, addend.data(), relu);
+    }
+
+    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
+    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
+    {
+        if (relu_)
+            return backward_masked(x, dy, input_grad, [](auto g, auto y) { return simd::select(y > decltype(y)(0), g, decltype(g)(0)); });
+        return backward_masked(x, dy, input_grad, [](auto g, auto) { return g; });
+    }
+
+private:
+    /// Both forward passes: the statistics, then the normalising pass with its addend and ReLU.
+    const output_type& normalize(const input_type& x, context& ctx, const T* addend, bool relu)
     {
         const std::size_t n = this->batch_of(x);
         output_type& y = this->output_for(n);
@@ -133,7 +153,7 @@ public:
         group_ = nullptr;
         if constexpr (Sync)
             if (training_ && ctx.group && ctx.group->size() > 1) group_ = ctx.group;
-        if (group_) return forward_synchronized(x, y, n);
+        if (group_) return forward_synchronized(x, y, n, addend, relu);
         const std::size_t count = n * plane;
         for_each_channel([&](std::size_t c) {
             T mean, var;
@@ -146,20 +166,11 @@ public:
                 mean = running_mean_[c];
                 var = running_var_[c];
             }
-            normalize_channel(x, y, n, c, mean, var);
+            normalize_channel(x, y, n, c, mean, var, addend, relu);
         });
         return y;
     }
 
-    /// Backward pass: accumulates parameter gradients and, when `input_grad` is set, returns dL/dx.
-    const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
-    {
-        if (relu_)
-            return backward_masked(x, dy, input_grad, [](auto g, auto y) { return simd::select(y > decltype(y)(0), g, decltype(g)(0)); });
-        return backward_masked(x, dy, input_grad, [](auto g, auto) { return g; });
-    }
-
-private:
     /// The mean of channel `c` over the batch and the sum of squared
     /// deviations from it: each image's plane is summed, then its squared
     /// deviations from its own mean are summed, and the planes are merged one
@@ -211,8 +222,10 @@ private:
         }
     }
 
-    /// y = gamma * (x - mean) * inv_std + beta for channel `c`, remembering mean and inv_std for backward.
-    void normalize_channel(const input_type& x, output_type& y, std::size_t n, std::size_t c, T mean, T var)
+    /// y = gamma * (x - mean) * inv_std + beta for channel `c` (+ addend, then max(0, .) with `relu`),
+    /// remembering mean and inv_std for backward.
+    void normalize_channel(const input_type& x, output_type& y, std::size_t n, std::size_t c, T mean, T var,
+                           const T* addend, bool relu)
     {
         const T inv_std = T(1) / std::sqrt(var + T(Eps));
         mean_[c] = mean;
@@ -222,7 +235,16 @@ private:
         // (No max with -infinity when unfused: the vector max returns its second operand for a NaN.)
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = (i * channels + c) * plane;
-            if (relu_)
+            if (addend && relu)
+                kernels::map(plane, x.data() + at, addend + at, y.data() + at, [scale, shift](auto v, auto a) {
+                    using V = decltype(v);
+                    return xsimd::max(v * V(scale) + V(shift) + a, V(0));
+                });
+            else if (addend)
+                kernels::map(plane, x.data() + at, addend + at, y.data() + at, [scale, shift](auto v, auto a) {
+                    return v * decltype(v)(scale) + decltype(v)(shift) + a;
+                });
+            else if (relu)
                 kernels::map(plane, x.data() + at, y.data() + at, [scale, shift](auto v) {
                     using V = decltype(v);
                     return xsimd::max(v * V(scale) + V(shift), V(0));
@@ -237,7 +259,8 @@ private:
     /// count, mean and squared deviations are combined exactly as the planes
     /// are (two all-reduces: the means first, then the deviations about the
     /// global mean), as PyTorch's SyncBatchNorm does.
-    const output_type& forward_synchronized(const input_type& x, output_type& y, std::size_t n)
+    const output_type& forward_synchronized(const input_type& x, output_type& y, std::size_t n, const T* addend,
+                                            bool relu)
     {
         const double count = double(n * plane);
         std::vector<double> sums(channels + 1), deviations(channels);
@@ -259,7 +282,7 @@ private:
             const T mean = T(sums[c] / total);
             const double ss = deviations[c];
             update_running(c, mean, total > 1 ? ss / (total - 1) : ss);
-            normalize_channel(x, y, n, c, mean, T(ss / total));
+            normalize_channel(x, y, n, c, mean, T(ss / total), addend, relu);
         });
         return y;
     }

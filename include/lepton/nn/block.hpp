@@ -74,6 +74,12 @@ public:
     const output_type& output() const noexcept { return chain_.output(); }
     /// Runs the layers in order.
     const output_type& forward(const input_type& x, context& ctx) { return chain_.forward(x, ctx); }
+    /// As `forward`, plus `addend`, then ReLU with `relu` (see `detail::adds_to_output`), for blocks whose last layer adds it.
+    const output_type& forward(const input_type& x, context& ctx, const output_type& addend, bool relu)
+        requires detail::adds_to_output<typename chain_type::template layer_type<chain_type::size - 1>>
+    {
+        return chain_.forward(x, ctx, addend, relu);
+    }
     /// Back-propagates through the layers in reverse order.
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
     {

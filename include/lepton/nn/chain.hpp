@@ -45,6 +45,14 @@ concept adds_to_input_grad =
         layer.backward(x, dy, true, x);
     };
 
+/// A layer whose forward can add an addend shaped like its output, then
+/// apply ReLU when asked, in the pass that writes the output
+/// (`forward(x, ctx, addend, relu)`), as BatchNorm can: a residual sum and
+/// the ReLU after it then cost no pass over memory of their own.
+template <class Layer>
+concept adds_to_output = requires(Layer& layer, const typename Layer::input_type& x, context& ctx,
+                                  const typename Layer::output_type& y) { layer.forward(x, ctx, y, true); };
+
 template <class T, class Backend, class In, class... Specs>
 class layer_chain {
     using binder = bind_chain<T, Backend, In, 0, Specs...>;
@@ -181,6 +189,13 @@ public:
     /// Runs every layer on `x`; returns the last layer's output buffer.
     const output_type& forward(const input_type& x, context& ctx) { return forward_from<0>(x, ctx); }
 
+    /// As `forward`, the last layer adding `addend` to its output, then applying ReLU with `relu` (see `adds_to_output`).
+    const output_type& forward(const input_type& x, context& ctx, const output_type& addend, bool relu)
+        requires adds_to_output<layer_type<size - 1>>
+    {
+        return forward_from<0>(x, ctx, &addend, relu);
+    }
+
     /// Back-propagates `dy` through every layer; returns dL/dx when `input_grad`
     /// (otherwise what the first layer returns, unspecified).
     const input_type& backward(const input_type& x, const output_type& dy, bool input_grad)
@@ -256,13 +271,16 @@ private:
     }
 
     template <std::size_t I, class X>
-    const output_type& forward_from(const X& x, context& ctx)
+    const output_type& forward_from(const X& x, context& ctx, const output_type* addend = nullptr, bool relu = false)
     {
-        const auto& y = std::get<I>(layers_).forward(x, ctx);
-        if constexpr (I + 1 < size)
-            return forward_from<I + 1>(y, ctx);
-        else
-            return y;
+        auto& layer = std::get<I>(layers_);
+        if constexpr (I + 1 < size) {
+            return forward_from<I + 1>(layer.forward(x, ctx), ctx, addend, relu);
+        } else {
+            if constexpr (adds_to_output<layer_type<I>>)
+                if (addend) return layer.forward(x, ctx, *addend, relu);
+            return layer.forward(x, ctx);
+        }
     }
 
     template <std::size_t I, class DY>

@@ -56,6 +56,11 @@ class residual_layer
                   "Lepton wiring error: a Residual's body and shortcut give different shapes; give it a projection "
                   "shortcut, e.g. Residual<Body, Block<Conv2D<C, 1, S>, BatchNorm2D<>>>");
     static constexpr bool identity = std::is_same_v<shortcut_type, identity_layer<T, Backend, In, 1>>;
+    /// The body's last layer (BatchNorm) adds the shortcut and applies the ReLU after the sum as it writes its
+    /// output, which then is the sum.
+    static constexpr bool body_adds_shortcut =
+        (plain_sum || relu_after) &&
+        detail::adds_to_output<body_type> && std::is_same_v<typename body_type::output_type, typename shortcut_type::output_type>;
     static constexpr std::size_t body_storage = detail::parameter_storage_of<body_type, T>();
     static constexpr std::size_t body_buffers = detail::buffer_count_of<body_type>();
     static constexpr std::size_t body_counters = detail::counter_count_of<body_type>();
@@ -126,11 +131,18 @@ public:
     }
 
     /// The output of the last forward call.
-    const output_type& output() const noexcept { return plain_sum ? this->y_ : after_.output(); }
+    const output_type& output() const noexcept { return plain_sum ? sum() : after_.output(); }
 
     /// after(body(x) + shortcut(x)).
     const output_type& forward(const input_type& x, context& ctx)
     {
+        if constexpr (body_adds_shortcut) {
+            const output_type& sum = body_.forward(x, ctx, shortcut_.forward(x, ctx), relu_after);
+            if constexpr (plain_sum)
+                return sum;
+            else
+                return after_.forward(sum, ctx);
+        }
         const auto& a = body_.forward(x, ctx);
         const auto& b = shortcut_.forward(x, ctx);
         output_type& sum = this->output_for(this->batch_of(x));
@@ -148,7 +160,7 @@ public:
     /// dL/d(sum) reaches both paths; dL/dx is the sum of what they return.
     const input_type& backward(const input_type& x, const output_type& dy_out, bool input_grad)
     {
-        const output_type& dy = plain_sum ? dy_out : after_.backward(this->y_, dy_out, true);
+        const output_type& dy = plain_sum ? dy_out : after_.backward(sum(), dy_out, true);
         if constexpr (identity && detail::adds_to_input_grad<body_type>) {
             // The body's first layer adds the shortcut's gradient as it writes its own.
             const auto& dx = body_.backward(x, dy, input_grad, dy);
@@ -196,6 +208,15 @@ public:
 
 private:
     static std::string shortcut_name() { return detail::layer_name<ShortcutSpec>("shortcut"); }
+
+    /// body(x) + shortcut(x) (after a fused ReLU) of the last forward call.
+    const output_type& sum() const noexcept
+    {
+        if constexpr (body_adds_shortcut)
+            return body_.output();
+        else
+            return this->y_;
+    }
 
     body_type body_;
     shortcut_type shortcut_;
