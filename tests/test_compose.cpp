@@ -133,6 +133,8 @@ TEST_CASE("Residual fused into its body: BatchNorm adds the shortcut and the ReL
     for (std::size_t i = 0; i < dx.size(); ++i) unequal += dx.data()[i] != body_dx.data()[i] + dy.data()[i];
     CHECK(unequal == 0);
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 5, 5>, Residual<Layers, Identity, ReLU>, Flatten, Dense<2>>>(2)));
+    // Another activation after the sum runs on the sum BatchNorm wrote.
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 5, 5>, Residual<Layers, Identity, Tanh>, Flatten, Dense<2>>>(2)));
 }
 
 TEST_CASE("Residual with projection shortcuts (1x1 convolution, stride 2, BatchNorm): gradients, names, buffers")

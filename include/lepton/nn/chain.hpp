@@ -35,7 +35,6 @@ namespace detail {
 template <class Layer>
 concept accepts_sparse = requires { Layer::accepts_sparse_input; } && Layer::accepts_sparse_input;
 
-/// A chain of layers over input shape `In`.
 /// A layer whose backward can return dL/dx plus an addend shaped like its
 /// input in the same pass (`backward(x, dy, true, addend)`), as a Winograd
 /// Conv2D can: a residual sum then costs no pass over memory of its own.
@@ -53,6 +52,7 @@ template <class Layer>
 concept adds_to_output = requires(Layer& layer, const typename Layer::input_type& x, context& ctx,
                                   const typename Layer::output_type& y) { layer.forward(x, ctx, y, true); };
 
+/// A chain of layers over input shape `In`.
 template <class T, class Backend, class In, class... Specs>
 class layer_chain {
     using binder = bind_chain<T, Backend, In, 0, Specs...>;

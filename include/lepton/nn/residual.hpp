@@ -56,10 +56,9 @@ class residual_layer
                   "Lepton wiring error: a Residual's body and shortcut give different shapes; give it a projection "
                   "shortcut, e.g. Residual<Body, Block<Conv2D<C, 1, S>, BatchNorm2D<>>>");
     static constexpr bool identity = std::is_same_v<shortcut_type, identity_layer<T, Backend, In, 1>>;
-    /// The body's last layer (BatchNorm) adds the shortcut and applies the ReLU after the sum as it writes its
+    /// The body's last layer (BatchNorm) adds the shortcut, and applies a ReLU after the sum, as it writes its
     /// output, which then is the sum.
     static constexpr bool body_adds_shortcut =
-        (plain_sum || relu_after) &&
         detail::adds_to_output<body_type> && std::is_same_v<typename body_type::output_type, typename shortcut_type::output_type>;
     static constexpr std::size_t body_storage = detail::parameter_storage_of<body_type, T>();
     static constexpr std::size_t body_buffers = detail::buffer_count_of<body_type>();
