@@ -993,7 +993,7 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
 #define LEPTON_WINOGRAD_INSTANCES(T)                                                                                   \
     LEPTON_KERNEL_INSTANCE void winograd_transform_weights<T>(std::size_t, std::size_t, const T*, T*, T*);            \
     LEPTON_KERNEL_INSTANCE void winograd_conv<T>(const implicit_conv_geometry&, std::size_t, const T*, const T*,      \
-                                                 std::size_t, const T*, T*, bool);                                    \
+                                                 std::size_t, const T*, T*, bool, const T*);                          \
     LEPTON_KERNEL_INSTANCE void winograd_weight_grad<T>(const implicit_conv_geometry&, std::size_t, const T*,         \
                                                         const T*, std::size_t, T*, T*);
 LEPTON_WINOGRAD_INSTANCES(float)
