@@ -32,15 +32,19 @@ double fma_gflops(long iterations)
     return 2.0 * vec::size * 12 * double(iterations) / seconds * 1e-9;
 }
 
-/// The best of several short runs (noise only ever makes a run slower),
-/// measured once, before any benchmark runs (see LEPTON_BENCHMARK_MAIN).
+/// The best of several short `fma_gflops` runs (noise only ever makes a run slower).
+template <class vec = xsimd::batch<float>>
+double best_fma_gflops()
+{
+    double best = 0;
+    for (int r = 0; r < 10; ++r) best = std::max(best, fma_gflops<vec>(30'000'000));
+    return best;
+}
+
+/// The build's FMA peak, measured once, before any benchmark runs (see LEPTON_BENCHMARK_MAIN).
 inline double peak_gflops()
 {
-    static const double peak = [] {
-        double best = 0;
-        for (int r = 0; r < 10; ++r) best = std::max(best, fma_gflops(30'000'000));
-        return best;
-    }();
+    static const double peak = best_fma_gflops();
     return peak;
 }
 
@@ -53,10 +57,7 @@ inline std::string fma_width_description()
     // The same chains on 256-bit vectors: 512-bit FMAs run at twice their rate
     // on full-width units (Zen 5, Intel Xeons with two FMA ports), at the same
     // rate where they are split over 256-bit halves (Zen 4) or share one port.
-    double best256 = 0;
-    for (int r = 0; r < 10; ++r)
-        best256 = std::max(best256, fma_gflops<xsimd::batch<float, xsimd::avx2>>(30'000'000));
-    const double ratio = peak_gflops() / best256;
+    const double ratio = peak_gflops() / best_fma_gflops<xsimd::batch<float, xsimd::avx2>>();
     char text[96];
     std::snprintf(text, sizeof text, "512-bit FMAs at %.2fx the 256-bit rate (%s)", ratio,
                   ratio > 1.5 ? "full-width units" : "no faster than 256-bit: split or one port");

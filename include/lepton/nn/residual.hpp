@@ -135,21 +135,21 @@ public:
     /// after(body(x) + shortcut(x)).
     const output_type& forward(const input_type& x, context& ctx)
     {
-        if constexpr (body_adds_shortcut) {
-            const output_type& sum = body_.forward(x, ctx, shortcut_.forward(x, ctx), relu_after);
-            if constexpr (plain_sum)
-                return sum;
-            else
-                return after_.forward(sum, ctx);
-        }
-        const auto& a = body_.forward(x, ctx);
-        const auto& b = shortcut_.forward(x, ctx);
-        output_type& sum = this->output_for(this->batch_of(x));
-        if constexpr (relu_after)
-            kernels::map(sum.size(), a.data(), b.data(), sum.data(),
-                         [](auto u, auto v) { return xsimd::max(u + v, decltype(u)(0)); });
-        else
-            kernels::map(sum.size(), a.data(), b.data(), sum.data(), [](auto u, auto v) { return u + v; });
+        const output_type& sum = [&]() -> const output_type& {
+            if constexpr (body_adds_shortcut) {
+                return body_.forward(x, ctx, shortcut_.forward(x, ctx), relu_after);
+            } else {
+                const auto& a = body_.forward(x, ctx);
+                const auto& b = shortcut_.forward(x, ctx);
+                output_type& y = this->output_for(this->batch_of(x));
+                if constexpr (relu_after)
+                    kernels::map(y.size(), a.data(), b.data(), y.data(),
+                                 [](auto u, auto v) { return xsimd::max(u + v, decltype(u)(0)); });
+                else
+                    kernels::map(y.size(), a.data(), b.data(), y.data(), [](auto u, auto v) { return u + v; });
+                return y;
+            }
+        }();
         if constexpr (plain_sum)
             return sum;
         else
@@ -164,14 +164,14 @@ public:
             // The body's first layer adds the shortcut's gradient as it writes its own.
             const auto& dx = body_.backward(x, dy, input_grad, dy);
             return input_grad ? dx : this->dx_;
-        }
-        const auto& from_body = body_.backward(x, dy, input_grad);
-        if constexpr (identity) {
+        } else if constexpr (identity) {
+            const auto& from_body = body_.backward(x, dy, input_grad);
             if (!input_grad) return this->dx_;
             input_type& dx = this->input_grad_like(x);
             kernels::map(dx.size(), from_body.data(), dy.data(), dx.data(), [](auto u, auto v) { return u + v; });
             return dx;
         } else {
+            const auto& from_body = body_.backward(x, dy, input_grad);
             if (!input_grad) {
                 shortcut_.backward(x, dy, false);
                 return this->dx_;
