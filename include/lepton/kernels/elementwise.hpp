@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 #include "../core/compat.hpp"
 #include "target.hpp"
@@ -141,6 +142,48 @@ inline T sum_of(std::size_t n, const T* a, const T* b, const T* c, F&& f)
     if (i < n)
         acc += simd::keep_first(f(load_tail(a + i, n - i), load_tail(b + i, n - i), load_tail(c + i, n - i)), n - i);
     return simd::reduce_add(acc);
+}
+
+/// Asks for the cache lines of a[0..n) ahead of their use: for loops that
+/// hop between short runs (planes of one channel across a batch), where the
+/// hardware's stream prefetchers cannot guess the next run.
+template <class T>
+LEPTON_ALWAYS_INLINE void prefetch(const T* a, std::size_t n) noexcept
+{
+    const char* p = reinterpret_cast<const char*>(a);
+    for (std::size_t b = 0; b < n * sizeof(T); b += 64) __builtin_prefetch(p + b);
+}
+
+/// As `prefetch`, for lines that are about to be written.
+template <class T>
+LEPTON_ALWAYS_INLINE void prefetch_for_writing(T* a, std::size_t n) noexcept
+{
+    char* p = reinterpret_cast<char*>(a);
+    for (std::size_t b = 0; b < n * sizeof(T); b += 64) __builtin_prefetch(p + b, 1);
+}
+
+/// Both sums over i < n of f(a[i], b[i], c[i]), which returns a pair of
+/// vectors: two reductions in one pass over the three arrays. Each sum is
+/// added in the order `sum_of` adds it.
+template <class T, class F>
+inline std::pair<T, T> sum_pair_of(std::size_t n, const T* a, const T* b, const T* c, F&& f)
+{
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
+    vec first(T(0)), second(T(0));
+    const std::size_t body = n - n % W;
+    std::size_t i = 0;
+    for (; i < body; i += W) {
+        const auto [u, v] = f(vec::load_unaligned(a + i), vec::load_unaligned(b + i), vec::load_unaligned(c + i));
+        first += u;
+        second += v;
+    }
+    if (i < n) {
+        const auto [u, v] = f(load_tail(a + i, n - i), load_tail(b + i, n - i), load_tail(c + i, n - i));
+        first += simd::keep_first(u, n - i);
+        second += simd::keep_first(v, n - i);
+    }
+    return {simd::reduce_add(first), simd::reduce_add(second)};
 }
 
 LEPTON_KERNELS_END

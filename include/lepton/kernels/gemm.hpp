@@ -166,9 +166,11 @@ inline void pack_a(transpose ta, std::size_t mc, std::size_t kc, const T* a, std
                     }
                 }
 #endif
-                for (; k < kc; ++k)
+                // (Pointers stepped, as above.)
+                const T* column = a + i0 * lda + k;
+                for (T* out = dst + k * MR; k < kc; ++k, ++column, out += MR)
                     for (int r = 0; r < MR; ++r)
-                        dst[k * MR + r] = static_cast<std::size_t>(r) < rows ? a[(i0 + r) * lda + k] : T(0);
+                        out[r] = static_cast<std::size_t>(r) < rows ? column[std::size_t(r) * lda] : T(0);
             }
         } else if (rows == MR) {
             // A constant-length copy compiles to a few moves; a variable one to a memmove call per k.

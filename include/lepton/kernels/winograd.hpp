@@ -169,31 +169,55 @@ constexpr std::size_t winograd_plain_size(std::size_t m, std::size_t c)
 
 /// U_xi = G g G^T for every kernel g of w [m][c][3][3], packed as 36 GEMM A
 /// operands (one per xi, each [m, c] in `pack_a_full` layout). `plain` is
-/// scratch of `winograd_plain_size` elements.
+/// scratch of `winograd_plain_size` elements. With `adjoint`, w is [c][m][3][3]
+/// and kernel (r, q) is w[q][r] turned by 180 degrees: the kernels of the
+/// input gradient, read in place.
 template <class T>
-void winograd_transform_weights(std::size_t m, std::size_t c, const T* w, T* plain, T* packed)
+void winograd_transform_weights(std::size_t m, std::size_t c, const T* w, T* plain, T* packed, bool adjoint = false)
 {
+    using vec = simd::batch<T>;
+    constexpr std::size_t W = vec::size;
     const std::size_t mc = winograd_plain_stride<T>(m, c);
-    // G's rows applied to (g0, g1, g2).
-    auto g_rows = [](T g0, T g1, T g2, T* u) {
-        constexpr T quarter = T(1) / T(4), sixth = T(1) / T(6), twelfth = T(1) / T(12), twentyfourth = T(1) / T(24);
-        const T outer = g0 + g2, outer_small = twentyfourth * g0 + sixth * g2;
+    // G's rows applied to (g0, g1, g2), for W kernels at once (the lanes are input channels).
+    auto g_rows = [](vec g0, vec g1, vec g2, vec* u) {
+        const vec quarter(T(1) / T(4)), sixth(T(1) / T(6)), twelfth(T(1) / T(12)), twentyfourth(T(1) / T(24));
+        const vec outer = g0 + g2, outer_small = xsimd::fma(twentyfourth, g0, sixth * g2);
         u[0] = quarter * g0;
         u[1] = -sixth * (outer + g1);
         u[2] = -sixth * (outer - g1);
-        u[3] = outer_small + twelfth * g1;
-        u[4] = outer_small - twelfth * g1;
+        u[3] = xsimd::fma(twelfth, g1, outer_small);
+        u[4] = xsimd::fnma(twelfth, g1, outer_small);
         u[5] = g2;
     };
+    // The kernels of W consecutive input channels, element by element (the
+    // lanes past c are zero), so that each of the 36 positions is one vector
+    // store into its plane instead of W scattered ones.
+    alignas(64) T taps[9][W];
     for (std::size_t o = 0; o < m; ++o)
-        for (std::size_t ci = 0; ci < c; ++ci) {
-            const T* g = w + (o * c + ci) * 9;
-            T columns[3][6];  // G g, column by column
-            for (int j = 0; j < 3; ++j) g_rows(g[j], g[3 + j], g[6 + j], columns[j]);
+        for (std::size_t c0 = 0; c0 < c; c0 += W) {
+            const std::size_t lanes = std::min(W, c - c0);
+            for (std::size_t k = 0; k < 9; ++k)
+                for (std::size_t lane = 0; lane < W; ++lane)
+                    taps[k][lane] = lane >= lanes ? T(0)
+                                    : adjoint     ? w[((c0 + lane) * m + o) * 9 + (8 - k)]
+                                                  : w[(o * c + c0 + lane) * 9 + k];
+            vec columns[3][6];  // G g, column by column
+            for (int j = 0; j < 3; ++j)
+                g_rows(vec::load_aligned(taps[j]), vec::load_aligned(taps[3 + j]), vec::load_aligned(taps[6 + j]),
+                       columns[j]);
             for (int r = 0; r < 6; ++r) {
-                T u[6];  // row r of (G g) G^T
+                vec u[6];  // row r of (G g) G^T
                 g_rows(columns[0][r], columns[1][r], columns[2][r], u);
-                for (int s = 0; s < 6; ++s) plain[std::size_t(r * 6 + s) * mc + o * c + ci] = u[s];
+                for (int s = 0; s < 6; ++s) {
+                    T* to = plain + std::size_t(r * 6 + s) * mc + o * c + c0;
+                    if (lanes == W) {
+                        u[s].store_unaligned(to);
+                    } else {
+                        alignas(64) T part[W];
+                        u[s].store_aligned(part);
+                        std::copy(part, part + lanes, to);
+                    }
+                }
             }
         }
     for (std::size_t xi = 0; xi < winograd_positions; ++xi)
@@ -310,9 +334,12 @@ struct winograd_padded_rows {
     }
     __m512 row(std::ptrdiff_t py, std::ptrdiff_t col0, __mmask16 mask) const
     {
+        // Rows outside the plane load with an empty mask, which touches no
+        // memory: selects instead of a branch per row.
         const std::ptrdiff_t y = py - top;
-        if (y < 0 || y >= h) return _mm512_setzero_ps();
-        return _mm512_maskz_loadu_ps(mask, plane + y * w + (col0 - left));
+        const bool inside = std::size_t(y) < std::size_t(h);
+        const float* from = inside ? plane + y * w + (col0 - left) : plane;
+        return _mm512_maskz_loadu_ps(inside ? mask : __mmask16(0), from);
     }
 };
 #endif
@@ -525,9 +552,10 @@ void winograd_transform_input(const implicit_conv_geometry& g, const winograd_ti
 #if defined(__AVX512F__) && !defined(LEPTON_KERNELS_SCALAR)
 /// Writes the 4x4 tiles y[i][j] of 16 lanes, four rows of four tiles (an
 /// output 16 wide), as output rows first_row + 4 * r + i for r < 4, skipping
-/// rows past `out_h` and columns past `out_w`.
+/// rows past `out_h` and columns past `out_w`; plus the same rows of `addend`
+/// when it is not null.
 inline void winograd_store_rows_of_four(const __m512 (&y)[4][4], std::size_t first_row, std::size_t out_h,
-                                        std::size_t out_w, float* out)
+                                        std::size_t out_w, float* out, const float* addend)
 {
     // Output lane 4 * tx + j of row r is lane 4 * r + tx of y[i][j]: two
     // two-source permutes give the even and odd j, a blend the halves.
@@ -540,7 +568,9 @@ inline void winograd_store_rows_of_four(const __m512 (&y)[4][4], std::size_t fir
             if (row >= out_h) continue;
             const __m512 low = _mm512_permutex2var_ps(y[i][0], lanes, y[i][1]);
             const __m512 high = _mm512_permutex2var_ps(y[i][2], lanes, y[i][3]);
-            _mm512_mask_storeu_ps(out + row * out_w, columns, _mm512_mask_blend_ps(0xCCCC, low, high));
+            __m512 pixels = _mm512_mask_blend_ps(0xCCCC, low, high);
+            if (addend) pixels = _mm512_add_ps(pixels, _mm512_maskz_loadu_ps(columns, addend + row * out_w));
+            _mm512_mask_storeu_ps(out + row * out_w, columns, pixels);
         }
     }
 }
@@ -662,7 +692,13 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
                         for (int j = 0; j < 4; ++j) lanes[i][j] = y[i][j];
                     // Tiles [tile, tile + 16) of an image are tile rows tile / 4 on: output rows `tile` on.
                     const std::size_t image = column / t.tiles, tile = column % t.tiles;
-                    winograd_store_rows_of_four(lanes, tile, oh, ow, out + (image * m + o) * oh * ow);
+                    const std::size_t plane = (image * m + o) * oh * ow;
+                    // The next image's plane of this channel lies a whole image away: ask for it early.
+                    if (tile == 0 && image + 1 < images) {
+                        prefetch_for_writing(out + plane + m * oh * ow, oh * ow);
+                        if (addend) prefetch(addend + plane + m * oh * ow, oh * ow);
+                    }
+                    winograd_store_rows_of_four(lanes, tile, oh, ow, out + plane, addend ? addend + plane : nullptr);
                     continue;
                 }
 #endif
@@ -684,9 +720,10 @@ void winograd_transform_output(const implicit_conv_geometry& g, const winograd_t
                 for (std::size_t x = 0; x < ow; ++x) dst[row * ow + x] = phase_row[(x % 4) * columns + x / 4];
             }
         }
-        // The addend joins each plane while the plane is still in L1, which
-        // saves the caller a pass over both whole tensors.
-        for (std::size_t image = 0; addend && image < images; ++image) {
+        // The addend joins each plane while the plane is still in L1 (as the
+        // rows are stored, with four tiles to a row), which saves the caller a
+        // pass over both whole tensors.
+        for (std::size_t image = 0; addend && !t.rows_of_four && image < images; ++image) {
             const std::size_t plane = (image * m + o) * oh * ow;
             map(oh * ow, out + plane, addend + plane, out + plane, [](auto u, auto v) { return u + v; });
         }
@@ -991,7 +1028,7 @@ void winograd_weight_grad(const implicit_conv_geometry& g, std::size_t m, const 
 #if defined(LEPTON_SEPARATE_KERNELS)
 // Compiled once per program with LEPTON_SEPARATE_KERNELS (see target.hpp).
 #define LEPTON_WINOGRAD_INSTANCES(T)                                                                                   \
-    LEPTON_KERNEL_INSTANCE void winograd_transform_weights<T>(std::size_t, std::size_t, const T*, T*, T*);            \
+    LEPTON_KERNEL_INSTANCE void winograd_transform_weights<T>(std::size_t, std::size_t, const T*, T*, T*, bool);      \
     LEPTON_KERNEL_INSTANCE void winograd_conv<T>(const implicit_conv_geometry&, std::size_t, const T*, const T*,      \
                                                  std::size_t, const T*, T*, bool, const T*);                          \
     LEPTON_KERNEL_INSTANCE void winograd_weight_grad<T>(const implicit_conv_geometry&, std::size_t, const T*,         \

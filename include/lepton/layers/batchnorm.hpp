@@ -187,8 +187,10 @@ private:
         for (std::size_t first = 0; first < n; first += run) {
             const std::size_t count = std::min(run, n - first);
             auto plane_at = [&](std::size_t i) { return x.data() + ((first + i) * channels + c) * plane; };
-            for (std::size_t i = 0; i < count; ++i)
+            for (std::size_t i = 0; i < count; ++i) {
+                if (first + i + ahead < n) kernels::prefetch(plane_at(i + ahead), plane);
                 plane_means[i] = double(kernels::sum(plane, plane_at(i))) / double(plane);
+            }
             for (std::size_t i = 0; i < count; ++i) {
                 const double plane_mean = plane_means[i];
                 const T center = T(plane_mean);
@@ -235,6 +237,12 @@ private:
         // (No max with -infinity when unfused: the vector max returns its second operand for a NaN.)
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = (i * channels + c) * plane;
+            if (i + ahead < n) {
+                const std::size_t next = at + ahead * channels * plane;
+                kernels::prefetch(x.data() + next, plane);
+                if (addend) kernels::prefetch(addend + next, plane);
+                kernels::prefetch_for_writing(y.data() + next, plane);
+            }
             if (addend && relu)
                 kernels::map(plane, x.data() + at, addend + at, y.data() + at, [scale, shift](auto v, auto a) {
                     using V = decltype(v);
@@ -294,15 +302,23 @@ private:
     {
         const T mean = mean_[c];
         const T* y = this->y_.data();
-        // Per-image vector sums, added up in double: one pass, and no long float chains.
+        // Per-image vector sums, added up in double: one pass over each plane for both, and no long float chains.
         double s_dy = 0, s_dy_centered = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = (i * channels + c) * plane;
-            s_dy += double(kernels::sum_of(plane, dy.data() + at, y + at, gate));
-            s_dy_centered += double(kernels::sum_of(plane, dy.data() + at, x.data() + at, y + at,
-                                                    [mean, gate](auto g, auto v, auto out) {
-                                                        return gate(g, out) * (v - decltype(v)(mean));
-                                                    }));
+            if (i + ahead < n) {
+                const std::size_t next = at + ahead * channels * plane;
+                kernels::prefetch(dy.data() + next, plane);
+                kernels::prefetch(x.data() + next, plane);
+                kernels::prefetch(y + next, plane);
+            }
+            const auto [plane_dy, plane_centered] =
+                kernels::sum_pair_of(plane, dy.data() + at, x.data() + at, y + at, [mean, gate](auto g, auto v, auto out) {
+                    const auto gated = gate(g, out);
+                    return std::pair{gated, gated * (v - decltype(v)(mean))};
+                });
+            s_dy += double(plane_dy);
+            s_dy_centered += double(plane_centered);
         }
         return {s_dy, s_dy_centered};
     }
@@ -317,6 +333,13 @@ private:
         const T g = gamma_[c] * inv_std;
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = (i * channels + c) * plane;
+            if (i + ahead < n) {
+                const std::size_t next = at + ahead * channels * plane;
+                kernels::prefetch(dy.data() + next, plane);
+                kernels::prefetch(x.data() + next, plane);
+                kernels::prefetch(y + next, plane);
+                kernels::prefetch_for_writing(dx.data() + next, plane);
+            }
             if (training_) {
                 // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
                 const T a = sum_dy / count, b = sum_dy_xhat / count;
@@ -366,6 +389,9 @@ private:
         });
         return dx ? *dx : this->dx_;
     }
+
+    /// How many planes ahead the passes over one channel ask for the next plane (see `kernels::prefetch`).
+    static constexpr std::size_t ahead = 2;
 
     template <class Body>
     static void for_each_channel(Body&& body)

@@ -334,10 +334,17 @@ public:
                                           ? kernels::winograd_weights_size<T>(group_in, group_out)
                                           : kernels::packed_a_size<T>(group_in, group_out * K.h * K.w);
         T* packed_flipped = nullptr;
-        if constexpr (implicit_input_grad) {
+        if constexpr (winograd_input_grad) {
+            // (One group.) The transform reads the kernels flipped and transposed where they are.
+            if (dx) {
+                packed_flipped = packed_weights_.get(per_group);
+                kernels::winograd_transform_weights(group_in, group_out, w_, flipped_weights_.get(winograd_plain_size),
+                                                    packed_flipped, true);
+            }
+        } else if constexpr (implicit_input_grad) {
             if (dx) {
                 packed_flipped = packed_weights_.get(G * per_group);
-                T* flipped = flipped_weights_.get(weight_count + (winograd_input_grad ? winograd_plain_size : 0));
+                T* flipped = flipped_weights_.get(weight_count);
                 for (std::size_t g = 0; g < G; ++g) {
                     const T* wg = w_ + g * group_out * group_k;
                     for (std::size_t c = 0; c < group_in; ++c)
@@ -346,12 +353,8 @@ public:
                                 for (std::size_t j = 0; j < K.w; ++j)
                                     flipped[((c * group_out + o) * K.h + i) * K.w + j] =
                                         wg[((o * group_in + c) * K.h + (K.h - 1 - i)) * K.w + (K.w - 1 - j)];
-                    if constexpr (winograd_input_grad)
-                        kernels::winograd_transform_weights(group_in, group_out, flipped, flipped + weight_count,
-                                                            packed_flipped);
-                    else
-                        kernels::pack_a_full(kernels::transpose::no, group_in, group_out * K.h * K.w, flipped,
-                                             group_out * K.h * K.w, packed_flipped + g * per_group);
+                    kernels::pack_a_full(kernels::transpose::no, group_in, group_out * K.h * K.w, flipped,
+                                         group_out * K.h * K.w, packed_flipped + g * per_group);
                 }
             }
         }
