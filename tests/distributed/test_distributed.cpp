@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <numeric>
@@ -165,6 +166,23 @@ TEST_CASE("gradient buckets: last tensors first, about the bucket size, never ac
     b = dist::make_buckets(tensors, 4, {.bucket_bytes = 0});
     REQUIRE(b.size() == 2);  // one bucket but for the frozen tensor between
 }
+
+#if defined(OPEN_MPI)
+TEST_CASE("on Open MPI, a group asks for the ring all-reduce unless mpirun chose an algorithm")
+{
+    // The variable as the tool interface reads it after `world` was made.
+    int provided = 0, index = 0, count = 0, algorithm = -1;
+    REQUIRE(MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) == MPI_SUCCESS);
+    REQUIRE(MPI_T_cvar_get_index("coll_libnbc_iallreduce_algorithm", &index) == MPI_SUCCESS);
+    MPI_T_cvar_handle handle;
+    REQUIRE(MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count) == MPI_SUCCESS);
+    REQUIRE(MPI_T_cvar_read(handle, &algorithm) == MPI_SUCCESS);
+    MPI_T_cvar_handle_free(&handle);
+    MPI_T_finalize();
+    const char* chosen = std::getenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm");
+    CHECK(algorithm == (chosen ? std::atoi(chosen) : 1));
+}
+#endif
 
 TEST_CASE("DataParallel starts every rank from rank 0's parameters")
 {
