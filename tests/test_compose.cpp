@@ -49,10 +49,10 @@ std::vector<std::string> buffer_names(Net& net)
 }
 
 template <class Net>
-testing::gradient_report gradients_of(std::size_t batch, std::uint64_t seed = 3)
+testing::gradient_report gradients_of(std::size_t batch, std::uint64_t seed = 3, double h = 1e-5)
 {
     Net net(seed);
-    return testing::check_gradients(net, random_input<Net>(batch, seed + 1));
+    return testing::check_gradients(net, random_input<Net>(batch, seed + 1), 7, h);
 }
 
 /// torchvision's BasicBlock with an identity shortcut (C channels) and with a stride-2 projection (to C channels).
@@ -132,7 +132,12 @@ TEST_CASE("Residual fused into its body: BatchNorm adds the shortcut and the ReL
     unequal = 0;
     for (std::size_t i = 0; i < dx.size(); ++i) unequal += dx.data()[i] != body_dx.data()[i] + dy.data()[i];
     CHECK(unequal == 0);
-    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 5, 5>, Residual<Layers, Identity, ReLU>, Flatten, Dense<2>>>(2)));
+    // With h = 1e-5 the central differences of this net carry round-off of about 2e-10 (Winograd's transforms and
+    // BatchNorm over 2 images amplify the loss's last bits): right at the check's floor for its smallest input
+    // gradients, so a compiler's other rounding fails it (clang -O1: 1.9e-6). With h = 1e-4 the truncation error
+    // (h^2 times third derivatives, which BatchNorm's normalisation keeps small here) and the round-off together
+    // stay under 7e-8 with g++ and clang, old kernels and new.
+    CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 5, 5>, Residual<Layers, Identity, ReLU>, Flatten, Dense<2>>>(2, 3, 1e-4)));
     // Another activation after the sum runs on the sum BatchNorm wrote.
     CHECK_GRADIENTS((gradients_of<Network<double, cpu, Input<16, 5, 5>, Residual<Layers, Identity, Tanh>, Flatten, Dense<2>>>(2)));
 }
