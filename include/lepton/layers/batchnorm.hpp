@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -237,12 +238,7 @@ private:
         // (No max with -infinity when unfused: the vector max returns its second operand for a NaN.)
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = (i * channels + c) * plane;
-            if (i + ahead < n) {
-                const std::size_t next = at + ahead * channels * plane;
-                kernels::prefetch(x.data() + next, plane);
-                if (addend) kernels::prefetch(addend + next, plane);
-                kernels::prefetch_for_writing(y.data() + next, plane);
-            }
+            prefetch_planes_ahead(i, n, at, x.data(), addend, y.data());
             if (addend && relu)
                 kernels::map(plane, x.data() + at, addend + at, y.data() + at, [scale, shift](auto v, auto a) {
                     using V = decltype(v);
@@ -306,12 +302,7 @@ private:
         double s_dy = 0, s_dy_centered = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = (i * channels + c) * plane;
-            if (i + ahead < n) {
-                const std::size_t next = at + ahead * channels * plane;
-                kernels::prefetch(dy.data() + next, plane);
-                kernels::prefetch(x.data() + next, plane);
-                kernels::prefetch(y + next, plane);
-            }
+            prefetch_planes_ahead(i, n, at, dy.data(), x.data(), y);
             const auto [plane_dy, plane_centered] =
                 kernels::sum_pair_of(plane, dy.data() + at, x.data() + at, y + at, [mean, gate](auto g, auto v, auto out) {
                     const auto gated = gate(g, out);
@@ -333,13 +324,7 @@ private:
         const T g = gamma_[c] * inv_std;
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = (i * channels + c) * plane;
-            if (i + ahead < n) {
-                const std::size_t next = at + ahead * channels * plane;
-                kernels::prefetch(dy.data() + next, plane);
-                kernels::prefetch(x.data() + next, plane);
-                kernels::prefetch(y + next, plane);
-                kernels::prefetch_for_writing(dx.data() + next, plane);
-            }
+            prefetch_planes_ahead(i, n, at, dy.data(), x.data(), y, dx.data());
             if (training_) {
                 // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
                 const T a = sum_dy / count, b = sum_dy_xhat / count;
@@ -392,6 +377,23 @@ private:
 
     /// How many planes ahead the passes over one channel ask for the next plane (see `kernels::prefetch`).
     static constexpr std::size_t ahead = 2;
+
+    /// Asks for the plane `ahead` images after the one at `at` (image `image` of `n`) in each of `arrays`:
+    /// for reading where the array is const, for writing where it is not; null arrays are skipped.
+    template <class... Arrays>
+    static void prefetch_planes_ahead(std::size_t image, std::size_t n, std::size_t at, Arrays*... arrays)
+    {
+        if (image + ahead >= n) return;
+        const std::size_t next = at + ahead * channels * plane;
+        auto ask = [next]<class A>(A* array) {
+            if (!array) return;
+            if constexpr (std::is_const_v<A>)
+                kernels::prefetch(array + next, plane);
+            else
+                kernels::prefetch_for_writing(array + next, plane);
+        };
+        (ask(arrays), ...);
+    }
 
     template <class Body>
     static void for_each_channel(Body&& body)
